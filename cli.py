@@ -1,0 +1,282 @@
+"""The ``partita`` command: parse, call the Python API, render with rich. Nothing else.
+
+Heavy modules (the catalog, pyarrow) are imported inside the commands so that
+``partita --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from partita.errors import MaterializationError, PartitaError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from partita.core.materializer import RunResult
+    from partita.core.planner import Plan
+    from partita.core.project import Project
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(
+    help="partita: keep date-partitioned data correct, fresh and cheap to rebuild.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(help="List runs, or show one with `partita runs show RUN_ID`.")
+app.add_typer(runs_app, name="runs")
+
+_state: dict[str, Any] = {}
+
+Assets = Annotated[list[str], typer.Argument(help="Asset keys.", show_default=False)]
+PartitionOpt = Annotated[
+    str | None, typer.Option("--partition", "-p", help="Partition key, e.g. 2026-04-08.")
+]
+Workers = Annotated[int, typer.Option("--workers", "-w", help="Steps run in parallel.", min=1)]
+Force = Annotated[bool, typer.Option("--force", help="Rebuild the named assets even if fresh.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; build nothing.")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")]
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    key = "err" if stderr else "out"
+    if key not in _state:
+        _state[key] = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return _state[key]
+
+
+def _project() -> Project:
+    if "project" not in _state:
+        from partita.core.project import Project
+
+        _state["project"] = Project(_state.get("path"))
+    return _state["project"]
+
+
+def _exit(code: int) -> NoReturn:
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(
+    project: Annotated[
+        str | None,
+        typer.Option("--project", help="Project directory (default: $PARTITA_PROJECT or cwd)."),
+    ] = None,
+) -> None:
+    _state["path"] = project
+
+
+def _print_plan(planned: Plan, as_json: bool) -> None:
+    if as_json:
+        _console().print_json(planned.model_dump_json())
+        return
+    from rich.table import Table
+
+    if planned.empty:
+        _console().print("nothing to do: everything asked for is fresh")
+        return
+    table = Table("asset", "partition", "reason", title=f"plan: {len(planned.steps)} steps")
+    for step in planned.steps:
+        table.add_row(step.asset, step.partition or "-", step.reason)
+    _console().print(table)
+    if planned.fresh:
+        _console().print(f"{len(planned.fresh)} asked-for partitions are already fresh")
+
+
+def _run_plan(planned: Plan, command: str, workers: int, as_json: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if planned.empty:
+        if as_json:
+            _console().print_json(json.dumps({"run_id": None, "status": "fresh", "steps": []}))
+        else:
+            _console().print("nothing to do: everything asked for is fresh")
+        _exit(EXIT_OK)
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
+        task = progress.add_task(command, total=len(planned.steps))
+        result = _project().apply(
+            planned,
+            command=command,
+            workers=workers,
+            on_step=lambda _outcome: progress.advance(task),
+        )
+    _report_run(result, as_json)
+    _exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+def _report_run(result: RunResult, as_json: bool) -> None:
+    if as_json:
+        payload = {
+            "run_id": result.run_id,
+            "status": result.status,
+            "steps": [
+                {
+                    "asset": o.asset,
+                    "partition": o.partition,
+                    "status": o.status,
+                    "detail": o.detail,
+                    "attempts": o.attempts,
+                    "rows": o.rows,
+                    "bytes": o.bytes,
+                }
+                for o in result.outcomes
+            ],
+        }
+        _console().print_json(json.dumps(payload))
+        return
+    built = result.count("succeeded")
+    fresh = result.count("skipped", "fresh")
+    failed = result.count("failed")
+    skipped = result.count("skipped", "upstream failed")
+    _console().print(
+        f"run {result.run_id} {result.status}: {built} built, {fresh} already fresh, "
+        f"{failed} failed, {skipped} skipped (upstream failed)"
+    )
+    for outcome in result.outcomes:
+        if outcome.status == "failed":
+            where = f"{outcome.asset} {outcome.partition}".strip()
+            _console(stderr=True).print(
+                f"failed: {where} after {outcome.attempts} attempt(s): {outcome.detail}"
+            )
+
+
+@app.command()
+def materialize(
+    assets: Assets,
+    partition: PartitionOpt = None,
+    force: Force = False,
+    dry_run: DryRun = False,
+    workers: Workers = 1,
+    json_: Json = False,
+) -> None:
+    """Build what is missing or stale for ASSETs at one partition, upstream first."""
+    planned = _project().plan(assets, partition, force=force)
+    if dry_run:
+        _print_plan(planned, json_)
+        return
+    _run_plan(planned, "materialize", workers, json_)
+
+
+@app.command()
+def backfill(
+    assets: Assets,
+    from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    to: Annotated[str, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")],
+    workers: Workers = 1,
+    force: Force = False,
+    dry_run: DryRun = False,
+    json_: Json = False,
+) -> None:
+    """Build every missing or stale partition of ASSETs from --from to --to (resumable)."""
+    planned = _project().plan(assets, start=from_, end=to, force=force)
+    if dry_run:
+        _print_plan(planned, json_)
+        return
+    _run_plan(planned, "backfill", workers, json_)
+
+
+@app.command()
+def status(
+    assets: Annotated[list[str] | None, typer.Argument(help="Asset keys (default: all).")] = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    stale: Annotated[bool, typer.Option("--stale", help="List stale partitions and why.")] = False,
+    missing: Annotated[bool, typer.Option("--missing", help="List missing partitions.")] = False,
+    json_: Json = False,
+) -> None:
+    """Per asset: how many partitions are fresh, stale and missing, as date ranges."""
+    from partita.cli_render import render_status
+
+    reports = _project().status(assets or None, start=from_, end=to)
+    render_status(_console(), reports, stale=stale, missing=missing, as_json=json_)
+
+
+@app.command()
+def why(
+    asset: Annotated[str, typer.Argument(help="Asset key.")],
+    partition: Annotated[str | None, typer.Argument(help="Partition key.")] = None,
+) -> None:
+    """Explain why a partition is stale or missing, down to the root cause."""
+    from partita.cli_render import render_why
+
+    render_why(_console(), _project().why(asset, partition))
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.", min=1)] = 20,
+    json_: Json = False,
+) -> None:
+    """The newest runs, with status, duration and step counts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from partita.cli_render import render_runs
+
+    render_runs(_console(), _project().runs(limit), as_json=json_)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")],
+    json_: Json = False,
+) -> None:
+    """One run: its steps with status, reason, attempts and duration."""
+    from partita.cli_render import render_run
+
+    render_run(_console(), _project().run(run_id), as_json=json_)
+
+
+@app.command()
+def logs(
+    run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")],
+    asset: Annotated[str | None, typer.Option("--asset", help="Only this asset.")] = None,
+    partition: Annotated[str | None, typer.Option("--partition", help="Only this key.")] = None,
+) -> None:
+    """The log lines of a run's attempts."""
+    from partita.cli_render import render_logs
+
+    render_logs(_console(), _project().logs(run_id, asset, partition))
+
+
+@app.command()
+def read(
+    asset: Annotated[str, typer.Argument(help="Asset key.")],
+    partition: PartitionOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Rows to show.", min=1)] = 20,
+) -> None:
+    """Print the committed data of a partition."""
+    from partita.cli_render import render_value
+
+    render_value(_console(), _project().read(asset, partition), limit)
+
+
+def main() -> None:
+    """Entry point: run the app; print a PartitaError as one line and exit 1 or 2."""
+    try:
+        app()
+    except PartitaError as exc:
+        code = EXIT_FAILED if isinstance(exc, MaterializationError) else EXIT_USAGE
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(code)
+    finally:
+        project = _state.get("project")
+        if project is not None:
+            project.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""How the ``partita`` command shows things: tables, chains and data, with rich."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from partita.assets import display_key
+from partita.core.report import AssetStatus, WhyLink
+from partita.storage import LogLine, RunRecord
+
+MAX_RANGES = 4
+_STYLE = {"fresh": "green", "stale": "yellow", "missing": "red", "failed": "red bold"}
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _ranges(ranges: Sequence[str]) -> str:
+    shown = ", ".join(ranges[:MAX_RANGES])
+    more = len(ranges) - MAX_RANGES
+    return shown + (f", … (+{more} more)" if more > 0 else "")
+
+
+def render_status(
+    console: Console,
+    reports: Sequence[AssetStatus],
+    *,
+    stale: bool,
+    missing: bool,
+    as_json: bool,
+) -> None:
+    """The per-asset status table, and the stale/missing listings when asked."""
+    if as_json:
+        console.print_json(json.dumps([{**asdict(r), "total": r.total} for r in reports]))
+        return
+    table = Table("asset", "fresh", "stale", "missing", "failed")
+    for report in reports:
+        counts = [str(report.counts[s]) for s in ("fresh", "stale", "missing")]
+        table.add_row(report.asset, *counts, str(len(report.failed)))
+    console.print(table)
+    for report in (r for r in reports if r.partitioned):
+        for state, ranges in report.ranges.items():
+            console.print(f"{report.asset} [{_STYLE[state]}]{state}[/]: {_ranges(ranges)}")
+    if stale:
+        rows = [(r.asset, key, cause) for r in reports for key, cause in r.stale]
+        console.print(f"{len(rows)} stale partitions")
+        for asset, key, cause in rows:
+            console.print(f"  {asset} {display_key(key)}: {escape(cause)}")
+    if missing:
+        for report in reports:
+            if report.ranges.get("missing"):
+                console.print(f"missing {report.asset}: {', '.join(report.ranges['missing'])}")
+    for report in reports:
+        for key, failure in report.failed:
+            console.print(
+                f"[red]last attempt failed[/] {report.asset} {display_key(key)}: {escape(failure)}"
+            )
+
+
+def render_why(console: Console, chain: Sequence[WhyLink]) -> None:
+    """A partition's causes, one link per line, down to the root."""
+    for depth, link in enumerate(chain):
+        lead = "  " * depth + ("└ " if depth else "")
+        cause = f" ({escape(link.cause)})" if link.cause else ""
+        style = _STYLE.get(link.status, "")
+        console.print(
+            f"{lead}{link.asset} {display_key(link.partition)}: [{style}]{link.status}[/]{cause}"
+        )
+        if link.detail:
+            console.print("  " * depth + "  " + escape(link.detail))
+    root = chain[-1]
+    if root.cause:
+        console.print(
+            f"root cause: {escape(root.cause)} in {root.asset} {display_key(root.partition)}"
+        )
+
+
+def render_runs(console: Console, runs: Sequence[RunRecord], *, as_json: bool) -> None:
+    """The runs table."""
+    if as_json:
+        console.print_json(json.dumps([asdict(r) for r in runs]))
+        return
+    table = Table("run", "command", "status", "started", "duration", "steps")
+    for run in runs:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
+        table.add_row(
+            run.run_id,
+            run.command,
+            run.status,
+            _when(run.started_at),
+            _seconds(run.duration),
+            counts or "-",
+        )
+    console.print(table)
+
+
+def render_run(console: Console, run: RunRecord, *, as_json: bool) -> None:
+    """One run's steps with status, reason, attempts and duration."""
+    if as_json:
+        console.print_json(json.dumps(asdict(run)))
+        return
+    console.print(
+        f"run {run.run_id} ({run.command}) {run.status}, started {_when(run.started_at)}, "
+        f"took {_seconds(run.duration)}"
+    )
+    table = Table(
+        "asset", "partition", "status", "reason", "attempts", "duration", "rows", "detail"
+    )
+    for step in run.steps:
+        table.add_row(
+            step.asset,
+            display_key(step.partition),
+            step.status,
+            step.reason,
+            str(len(step.attempts)),
+            _seconds(step.duration),
+            "-" if step.rows is None else str(step.rows),
+            escape(step.detail or ""),
+        )
+    console.print(table)
+    for step in run.steps:
+        for attempt in step.attempts:
+            if attempt.error:
+                console.print(
+                    f"  {step.asset} {display_key(step.partition)} attempt {attempt.number} "
+                    f"{attempt.status}: {escape(attempt.error)}"
+                )
+
+
+def render_logs(console: Console, lines: Sequence[LogLine]) -> None:
+    """Log lines, oldest first."""
+    if not lines:
+        console.print("no log lines")
+    for line in lines:
+        console.print(
+            f"{_when(line.ts)} {line.level:<7} {line.asset} {display_key(line.partition)} "
+            f"#{line.attempt}: {escape(line.message)}"
+        )
+
+
+def render_value(console: Console, value: Any, limit: int) -> None:
+    """Committed data: a table's first rows, JSON, or text."""
+    if hasattr(value, "num_rows") and hasattr(value, "slice"):
+        table = Table(*value.column_names, title=f"{value.num_rows} rows")
+        for row in value.slice(0, limit).to_pylist():
+            table.add_row(*(escape(str(v)) for v in row.values()))
+        console.print(table)
+    elif isinstance(value, dict | list):
+        console.print_json(json.dumps(value, default=str))
+    elif isinstance(value, bytes):
+        console.print(f"{len(value)} bytes")
+    else:
+        console.print(escape(str(value)), markup=False)

@@ -1,0 +1,1 @@
+"""How and when: status, planning, materialization and the project API."""

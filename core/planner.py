@@ -1,0 +1,123 @@
+"""Plan, then apply: ``plan(...)`` decides what to build and why, as frozen data.
+
+The planner is pure — no clock, no I/O. The materializer is the only writer: it
+executes a :class:`Plan` and re-checks each step just before running it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from partita.assets import AssetGraph
+from partita.core.status import FORCED, FRESH, Cause, States, StatusResolver
+
+
+class Target(BaseModel):
+    """An asset and the partitions of it that were asked for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    asset: str
+    partitions: tuple[str, ...]
+
+
+class Step(BaseModel):
+    """Build one partition of one asset, for a reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    asset: str
+    partition: str
+    reason: str
+    kind: str
+
+
+class Plan(BaseModel):
+    """What a materialization will do: steps in dependency order, and what was fresh.
+
+    Attributes:
+        steps: the partitions to build, upstream before downstream, oldest first.
+        fresh: the asked-for partitions that are already fresh (nothing to do).
+        targets: what was asked for.
+        now: the time the plan was made for (which partitions were due).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: tuple[Step, ...]
+    fresh: tuple[tuple[str, str], ...]
+    targets: tuple[Target, ...]
+    now: dt.datetime
+    force: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to build."""
+        return not self.steps
+
+
+def plan(
+    graph: AssetGraph,
+    states: States,
+    targets: Sequence[Target],
+    now: dt.datetime,
+    *,
+    force: bool = False,
+) -> Plan:
+    """Plan the builds that make ``targets`` fresh.
+
+    Missing or stale partitions in the targets' upstream closure are built first;
+    fresh ones are never rerun. With ``force``, the targets themselves are rebuilt
+    even when fresh (their upstream only when it is not fresh).
+    """
+    resolver = StatusResolver(graph, states, now)
+    chosen: dict[tuple[str, str], Cause] = {}
+    fresh: list[tuple[str, str]] = []
+    todo: list[tuple[str, str]] = []
+    for target in targets:
+        for key in target.partitions:
+            status = resolver.status(target.asset, key)
+            if status.status == FRESH and not force:
+                fresh.append((target.asset, key))
+                continue
+            chosen[(target.asset, key)] = status.cause or Cause(FORCED)
+            todo.append((target.asset, key))
+    while todo:
+        asset, key = todo.pop()
+        for edge in graph.upstream(asset):
+            for up_key in resolver.upstream_keys(edge, key):
+                node = (edge.upstream, up_key)
+                if node in chosen:
+                    continue
+                status = resolver.status(*node)
+                if status.status != FRESH:
+                    chosen[node] = status.cause or Cause(FORCED)
+                    todo.append(node)
+    rank = {asset: index for index, asset in enumerate(graph.order)}
+    ordered = sorted(chosen, key=lambda node: (rank[node[0]], node[1]))
+    steps = tuple(
+        Step(asset=a, partition=p, reason=str(chosen[(a, p)]), kind=chosen[(a, p)].kind)
+        for a, p in ordered
+    )
+    return Plan(steps=steps, fresh=tuple(fresh), targets=tuple(targets), now=now, force=force)
+
+
+def step_dependencies(
+    graph: AssetGraph, steps: Sequence[Step], now: dt.datetime
+) -> list[list[int]]:
+    """For each step, the indexes of the steps it must wait for."""
+    index = {(s.asset, s.partition): i for i, s in enumerate(steps)}
+    resolver = StatusResolver(graph, {}, now)
+    waits: list[list[int]] = []
+    for step in steps:
+        mine: list[int] = []
+        for edge in graph.upstream(step.asset):
+            for up_key in resolver.upstream_keys(edge, step.partition):
+                found = index.get((edge.upstream, up_key))
+                if found is not None:
+                    mine.append(found)
+        waits.append(mine)
+    return waits

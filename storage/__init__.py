@@ -1,0 +1,52 @@
+"""Where: the data store (fsspec, Parquet/JSON/text) and the catalog (SQLModel).
+
+The data store pulls in pyarrow, so it is imported on first use, keeping commands
+that never touch data fast to start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from partita.storage.records import (
+    AttemptRecord,
+    LogLine,
+    NewVersion,
+    PartitionState,
+    RunRecord,
+    StepRecord,
+    VersionRecord,
+)
+
+if TYPE_CHECKING:
+    from partita.storage.catalog import Catalog
+    from partita.storage.store import DataStore, WrittenVersion
+
+_LAZY = {
+    "Catalog": "partita.storage.catalog",
+    "DataStore": "partita.storage.store",
+    "WrittenVersion": "partita.storage.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'partita.storage' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "AttemptRecord",
+    "Catalog",
+    "DataStore",
+    "LogLine",
+    "NewVersion",
+    "PartitionState",
+    "RunRecord",
+    "StepRecord",
+    "VersionRecord",
+    "WrittenVersion",
+]

@@ -1,0 +1,552 @@
+"""The catalog: runs, steps, attempts, partition state, versions, leases and log lines.
+
+Writes go through short transactions (``BEGIN IMMEDIATE`` on SQLite). Status reads are
+bulk: one query returns the state of every partition of the assets asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
+from sqlmodel import SQLModel
+
+from partita.errors import LeaseLostError
+from partita.storage.engine import make_engine, now_sql, redact_url, translate_errors
+from partita.storage.records import (
+    AttemptRecord,
+    LogLine,
+    NewVersion,
+    PartitionState,
+    RunRecord,
+    StepRecord,
+    VersionRecord,
+)
+from partita.storage.tables import AttemptRow, LogRow, PartitionRow, RunRow, StepRow, VersionRow
+
+P = PartitionRow.__table__.c
+V = VersionRow.__table__.c
+R = RunRow.__table__.c
+S = StepRow.__table__.c
+A = AttemptRow.__table__.c
+L = LogRow.__table__.c
+
+_HOST = socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Catalog:
+    """The record of what exists, how it was built, and who is writing it.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///.partita/catalog.db``).
+        lease_seconds: how long a lease lives without a heartbeat.
+    """
+
+    def __init__(self, url: str, *, lease_seconds: float = 30.0) -> None:
+        self._url = url
+        self.lease_seconds = lease_seconds
+        self._engine = make_engine(url)
+        self._now_sql = now_sql(self._engine)
+        with translate_errors("opening", url):
+            SQLModel.metadata.create_all(self._engine)
+
+    @property
+    def url(self) -> str:
+        """The catalog URL with any password redacted."""
+        return redact_url(self._url)
+
+    def close(self) -> None:
+        """Release the catalog's connections."""
+        self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _write(self, what: str, *, read_only: bool = False) -> Iterator[Connection]:
+        with translate_errors(what, self._url):
+            engine = self._engine
+            if read_only:
+                engine = engine.execution_options(partita_read_only=True)
+            with engine.begin() as conn:
+                yield conn
+
+    def _read(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        return self._write(what, read_only=True)
+
+    def _db_now(self, conn: Connection) -> float:
+        return float(conn.exec_driver_sql(self._now_sql).scalar_one())
+
+    # -- partition state --------------------------------------------------------------
+
+    def states(self, assets: Collection[str]) -> dict[str, dict[str, PartitionState]]:
+        """The state of every recorded partition of ``assets``, in one query."""
+        result: dict[str, dict[str, PartitionState]] = {key: {} for key in assets}
+        query = select(
+            P.asset,
+            P.partition,
+            P.version_id,
+            P.code_version,
+            P.data_version,
+            P.input_hash,
+            P.failure,
+        ).where(P.asset.in_(list(assets)))
+        with self._read("reading partition states") as conn:
+            rows = conn.execute(query).all()
+        for asset, partition, *rest in rows:
+            result[asset][partition] = PartitionState(*rest)
+        return result
+
+    def states_of(
+        self, wanted: Mapping[str, Collection[str]]
+    ) -> dict[str, dict[str, PartitionState]]:
+        """The state of some partitions of some assets, in one query."""
+        result: dict[str, dict[str, PartitionState]] = {key: {} for key in wanted}
+        pairs = [(asset, key) for asset, keys in wanted.items() for key in keys]
+        if not pairs:
+            return result
+        query = select(
+            P.asset,
+            P.partition,
+            P.version_id,
+            P.code_version,
+            P.data_version,
+            P.input_hash,
+            P.failure,
+        ).where(tuple_(P.asset, P.partition).in_(pairs))
+        with self._read("reading partition states") as conn:
+            rows = conn.execute(query).all()
+        for asset, partition, *rest in rows:
+            result[asset][partition] = PartitionState(*rest)
+        return result
+
+    def versions(self, asset: str, partitions: Collection[str]) -> dict[str, VersionRecord]:
+        """The current committed versions of some partitions of one asset."""
+        query = (
+            select(VersionRow.__table__)
+            .join(PartitionRow.__table__, P.version_id == V.id)
+            .where(P.asset == asset, P.partition.in_(list(partitions)))
+        )
+        with self._read("reading versions") as conn:
+            rows = conn.execute(query).mappings().all()
+        return {row["partition"]: _version(row) for row in rows}
+
+    def version_history(self, asset: str, partition: str) -> list[VersionRecord]:
+        """Every version of one partition ever committed, newest first."""
+        query = (
+            select(VersionRow.__table__)
+            .where(V.asset == asset, V.partition == partition)
+            .order_by(V.created_at.desc())
+        )
+        with self._read("reading version history") as conn:
+            return [_version(row) for row in conn.execute(query).mappings().all()]
+
+    # -- leases and commits -----------------------------------------------------------
+
+    def acquire(self, asset: str, partition: str, owner: str) -> int | None:
+        """Take the lease on a partition, returning its new fencing token.
+
+        Returns ``None`` while another live owner holds it. An expired lease, or one
+        whose owner process on this host is gone, is taken over.
+        """
+        with self._write("taking a lease") as conn:
+            now = self._db_now(conn)
+            row = conn.execute(
+                select(P.lease_owner, P.lease_token, P.lease_expires).where(
+                    P.asset == asset, P.partition == partition
+                )
+            ).first()
+            expires = now + self.lease_seconds
+            if row is None:
+                conn.execute(
+                    insert(PartitionRow.__table__).values(
+                        asset=asset,
+                        partition=partition,
+                        lease_owner=owner,
+                        lease_token=1,
+                        lease_expires=expires,
+                        updated_at=now,
+                    )
+                )
+                return 1
+            holder, token, until = row
+            free = holder is None or holder == owner or (until or 0) < now
+            if not free and not self._owner_alive(conn, holder):
+                free = True
+            if not free:
+                return None
+            conn.execute(
+                update(PartitionRow.__table__)
+                .where(P.asset == asset, P.partition == partition)
+                .values(lease_owner=owner, lease_token=token + 1, lease_expires=expires)
+            )
+            return token + 1
+
+    def _owner_alive(self, conn: Connection, owner: str) -> bool:
+        run = conn.execute(select(R.host, R.pid, R.status).where(R.id == owner)).first()
+        if run is None or run.host != _HOST or run.pid == os.getpid():
+            return True  # only processes on this host can be checked; leases expire otherwise
+        return run.status == "running" and _pid_alive(run.pid)
+
+    def heartbeat(self, owner: str) -> None:
+        """Extend every lease ``owner`` holds."""
+        with self._write("renewing leases") as conn:
+            now = self._db_now(conn)
+            conn.execute(
+                update(PartitionRow.__table__)
+                .where(P.lease_owner == owner)
+                .values(lease_expires=now + self.lease_seconds)
+            )
+
+    def release(
+        self, asset: str, partition: str, owner: str, token: int, failure: str | None = None
+    ) -> None:
+        """Give a lease back without committing; record ``failure`` if the step failed."""
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires": None}
+        if failure is not None:
+            values["failure"] = failure
+        with self._write("releasing a lease") as conn:
+            conn.execute(
+                update(PartitionRow.__table__)
+                .where(
+                    P.asset == asset,
+                    P.partition == partition,
+                    P.lease_owner == owner,
+                    P.lease_token == token,
+                )
+                .values(**values)
+            )
+
+    def release_all(self, owner: str) -> None:
+        """Give back every lease ``owner`` still holds (a run that stops early)."""
+        with self._write("releasing leases") as conn:
+            conn.execute(
+                update(PartitionRow.__table__)
+                .where(P.lease_owner == owner)
+                .values(lease_owner=None, lease_expires=None)
+            )
+
+    def commit(
+        self, asset: str, partition: str, owner: str, token: int, version: NewVersion
+    ) -> None:
+        """Make ``version`` the partition's current version, if ``token`` is still current.
+
+        Raises:
+            LeaseLostError: another writer took the lease over; nothing was committed.
+        """
+        with self._write("committing a version") as conn:
+            now = self._db_now(conn)
+            row = conn.execute(
+                select(P.lease_owner, P.lease_token, P.version_id).where(
+                    P.asset == asset, P.partition == partition
+                )
+            ).first()
+            if row is None or row.lease_owner != owner or row.lease_token != token:
+                raise LeaseLostError(
+                    f"{asset} [{partition}]: lease lost to another writer "
+                    f"(token {token} is no longer current); nothing was committed"
+                )
+            if row.version_id is not None:
+                conn.execute(
+                    update(VersionRow.__table__)
+                    .where(V.id == row.version_id)
+                    .values(status="superseded")
+                )
+            conn.execute(
+                insert(VersionRow.__table__).values(
+                    id=version.version_id,
+                    asset=asset,
+                    partition=partition,
+                    status="committed",
+                    kind=version.kind,
+                    files=json.dumps(version.files),
+                    rows=version.rows,
+                    bytes=version.bytes,
+                    data_version=version.data_version,
+                    code_version=version.code_version,
+                    input_hash=version.input_hash,
+                    inputs=json.dumps(version.inputs, sort_keys=True),
+                    run_id=version.run_id,
+                    step_id=version.step_id,
+                    created_at=now,
+                )
+            )
+            conn.execute(
+                update(PartitionRow.__table__)
+                .where(P.asset == asset, P.partition == partition)
+                .values(
+                    version_id=version.version_id,
+                    code_version=version.code_version,
+                    data_version=version.data_version,
+                    input_hash=version.input_hash,
+                    failure=None,
+                    lease_owner=None,
+                    lease_expires=None,
+                    updated_at=now,
+                )
+            )
+
+    # -- runs, steps, attempts, logs --------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str,
+        command: str,
+        targets: Sequence[str],
+        steps: Sequence[tuple[str, str, str]],
+        args: Mapping[str, Any] | None = None,
+    ) -> dict[tuple[str, str], int]:
+        """Record a new run and its planned ``(asset, partition, reason)`` steps."""
+        with self._write("recording a run") as conn:
+            now = self._db_now(conn)
+            conn.execute(
+                insert(RunRow.__table__).values(
+                    id=run_id,
+                    command=command,
+                    targets=json.dumps(list(targets)),
+                    args=json.dumps(dict(args or {}), default=str),
+                    status="running",
+                    started_at=now,
+                    host=_HOST,
+                    pid=os.getpid(),
+                )
+            )
+            if steps:
+                conn.execute(
+                    insert(StepRow.__table__),
+                    [
+                        {"run_id": run_id, "asset": a, "partition": p, "reason": r}
+                        for a, p, r in steps
+                    ],
+                )
+            ids = conn.execute(select(S.asset, S.partition, S.id).where(S.run_id == run_id)).all()
+        return {(a, p): i for a, p, i in ids}
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        """Close a run with its final status."""
+        with self._write("finishing a run") as conn:
+            now = self._db_now(conn)
+            conn.execute(
+                update(RunRow.__table__)
+                .where(R.id == run_id)
+                .values(status=status, finished_at=now)
+            )
+
+    def update_step(self, step_id: int, **values: Any) -> None:
+        """Set a step's status, detail, timings or result (``started_at``/``finished_at``
+        given as ``True`` take the database time)."""
+        with self._write("updating a step") as conn:
+            now = self._db_now(conn)
+            for stamp in ("started_at", "finished_at"):
+                if values.get(stamp) is True:
+                    values[stamp] = now
+            conn.execute(update(StepRow.__table__).where(S.id == step_id).values(**values))
+
+    def start_attempt(self, run_id: str, step_id: int, number: int) -> int:
+        """Record the start of an attempt and return its id."""
+        with self._write("recording an attempt") as conn:
+            now = self._db_now(conn)
+            result = conn.execute(
+                insert(AttemptRow.__table__).values(
+                    run_id=run_id,
+                    step_id=step_id,
+                    number=number,
+                    status="running",
+                    started_at=now,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_attempt(
+        self, attempt_id: int, status: str, error: str | None, logs: Iterable[LogLine] = ()
+    ) -> None:
+        """Close an attempt and keep its log lines, in one transaction."""
+        lines = [
+            {
+                "run_id": ln.run_id,
+                "step_id": ln.step_id,
+                "attempt": ln.attempt,
+                "asset": ln.asset,
+                "partition": ln.partition,
+                "ts": ln.ts,
+                "level": ln.level,
+                "message": ln.message,
+            }
+            for ln in logs
+        ]
+        with self._write("finishing an attempt") as conn:
+            now = self._db_now(conn)
+            conn.execute(
+                update(AttemptRow.__table__)
+                .where(A.id == attempt_id)
+                .values(status=status, error=error, finished_at=now)
+            )
+            if lines:
+                conn.execute(insert(LogRow.__table__), lines)
+
+    def _mark_crashed(self, conn: Connection) -> None:
+        rows = conn.execute(select(R.id, R.pid).where(R.status == "running", R.host == _HOST)).all()
+        dead = [rid for rid, pid in rows if pid != os.getpid() and not _pid_alive(pid)]
+        if dead:
+            conn.execute(update(RunRow.__table__).where(R.id.in_(dead)).values(status="crashed"))
+            conn.execute(
+                update(StepRow.__table__)
+                .where(S.run_id.in_(dead), S.status.in_(["pending", "running"]))
+                .values(status="crashed")
+            )
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The newest runs with per-status step counts."""
+        with self._write("listing runs") as conn:
+            self._mark_crashed(conn)
+            rows = (
+                conn.execute(
+                    select(RunRow.__table__).order_by(R.started_at.desc(), R.id.desc()).limit(limit)
+                )
+                .mappings()
+                .all()
+            )
+            ids = [row["id"] for row in rows]
+            counts: dict[str, dict[str, int]] = {rid: {} for rid in ids}
+            for rid, status, n in conn.execute(
+                select(S.run_id, S.status, func.count())
+                .where(S.run_id.in_(ids))
+                .group_by(S.run_id, S.status)
+            ).all():
+                counts[rid][status] = n
+        return [_run(row, counts[row["id"]]) for row in rows]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """One run with its steps and their attempts; ``run_id`` may be a unique prefix
+        or ``last``."""
+        with self._write("reading a run") as conn:
+            self._mark_crashed(conn)
+            query = select(RunRow.__table__)
+            if run_id == "last":
+                query = query.order_by(R.started_at.desc(), R.id.desc()).limit(1)
+            else:
+                query = query.where(R.id.startswith(run_id, autoescape=True)).limit(2)
+            rows = conn.execute(query).mappings().all()
+            if len(rows) != 1:
+                return None
+            row = rows[0]
+            steps = (
+                conn.execute(select(StepRow.__table__).where(S.run_id == row["id"]).order_by(S.id))
+                .mappings()
+                .all()
+            )
+            attempts: dict[int, list[AttemptRecord]] = {}
+            for a in (
+                conn.execute(
+                    select(AttemptRow.__table__).where(A.run_id == row["id"]).order_by(A.id)
+                )
+                .mappings()
+                .all()
+            ):
+                attempts.setdefault(a["step_id"], []).append(
+                    AttemptRecord(
+                        a["number"], a["status"], a["started_at"], a["finished_at"], a["error"]
+                    )
+                )
+        records = tuple(
+            StepRecord(
+                step_id=s["id"],
+                asset=s["asset"],
+                partition=s["partition"],
+                reason=s["reason"],
+                status=s["status"],
+                detail=s["detail"],
+                started_at=s["started_at"],
+                finished_at=s["finished_at"],
+                version_id=s["version_id"],
+                rows=s["rows"],
+                bytes=s["bytes"],
+                attempts=tuple(attempts.get(s["id"], ())),
+            )
+            for s in steps
+        )
+        counts: dict[str, int] = {}
+        for step in records:
+            counts[step.status] = counts.get(step.status, 0) + 1
+        return _run(row, counts, records)
+
+    def logs(
+        self, run_id: str, asset: str | None = None, partition: str | None = None
+    ) -> list[LogLine]:
+        """The log lines of a run, optionally of one asset and partition."""
+        conditions = [L.run_id == run_id]
+        if asset is not None:
+            conditions.append(L.asset == asset)
+        if partition is not None:
+            conditions.append(L.partition == partition)
+        query = select(LogRow.__table__).where(and_(*conditions)).order_by(L.ts, L.id)
+        with self._read("reading logs") as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            LogLine(
+                r["run_id"],
+                r["step_id"],
+                r["attempt"],
+                r["asset"],
+                r["partition"],
+                r["ts"],
+                r["level"],
+                r["message"],
+            )
+            for r in rows
+        ]
+
+    def forget(self, asset: str, partitions: Collection[str]) -> None:
+        """Drop the state of partitions (used by tests and repair tools)."""
+        with self._write("forgetting partitions") as conn:
+            conn.execute(
+                delete(PartitionRow.__table__).where(
+                    tuple_(P.asset, P.partition).in_([(asset, p) for p in partitions])
+                )
+            )
+
+
+def _version(row: Mapping[str, Any]) -> VersionRecord:
+    return VersionRecord(
+        version_id=row["id"],
+        asset=row["asset"],
+        partition=row["partition"],
+        kind=row["kind"],
+        files=tuple(json.loads(row["files"])),
+        rows=row["rows"],
+        bytes=row["bytes"],
+        data_version=row["data_version"],
+        code_version=row["code_version"],
+        input_hash=row["input_hash"],
+        inputs=json.loads(row["inputs"]),
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+        status=row["status"],
+    )
+
+
+def _run(
+    row: Mapping[str, Any], counts: dict[str, int], steps: tuple[StepRecord, ...] = ()
+) -> RunRecord:
+    return RunRecord(
+        run_id=row["id"],
+        command=row["command"],
+        targets=tuple(json.loads(row["targets"])),
+        status=row["status"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        counts=counts,
+        steps=steps,
+    )

@@ -1,0 +1,96 @@
+"""Catalog database connections: SQLite tuned for many writers, errors translated at the edge."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from partita.errors import CatalogError, ConfigError
+
+BUSY_TIMEOUT_S = 30.0
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable catalog URL>"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front so two writers never deadlock on an upgrade.
+        read_only = conn.get_execution_options().get("partita_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for a catalog URL.
+
+    Raises:
+        ConfigError: the URL is malformed or names an unknown database driver.
+        CatalogError: a SQLite catalog's directory does not exist.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"catalog URL {url!r} is not a database URL; use e.g. sqlite:///.partita/catalog.db"
+        ) from exc
+    path = _sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise CatalogError(
+            f"cannot open the catalog {redact_url(url)}: directory {path.parent} does not exist; "
+            "create it or fix 'catalog' in partita.toml (or PARTITA_CATALOG)"
+        )
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+        raise ConfigError(f"cannot use catalog {redact_url(url)}: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def now_sql(engine: Engine) -> str:
+    """SQL for the database's clock in epoch seconds: leases use database time."""
+    if engine.dialect.name == "sqlite":
+        return "SELECT (julianday('now') - 2440587.5) * 86400.0"
+    return "SELECT extract(epoch from clock_timestamp())"
+
+
+@contextlib.contextmanager
+def translate_errors(what: str, url: str) -> Iterator[None]:
+    """Turn SQLAlchemy errors into :class:`CatalogError` naming the operation."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise CatalogError(f"catalog {redact_url(url)}: {what} failed: {reason}") from exc

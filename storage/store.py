@@ -1,0 +1,350 @@
+"""The data store: versioned partition files, written atomically, over any fsspec URL.
+
+Layout: ``<root>/<asset>/<segments>/part-<version_id>.<ext>``, e.g.
+``clean_sales/date=2026-04-08/part-01JRB3W7N4Q8ZK6T2M5XH9CDEF.parquet``. A write is step 2
+of the commit protocol: the bytes go under a name no reader trusts (a hidden
+``.<name>.tmp``, or an object-store upload that is invisible until it completes) and
+are hashed on the way. Which file is current is the catalog's business, not the store's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+from fsspec.exceptions import BlocksizeMismatchError, FSTimeoutError
+from fsspec.implementations.local import LocalFileSystem
+
+from partita.errors import StorageError
+from partita.storage import formats
+
+# Object stores publish an upload only when it completes, so no temporary name is needed.
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"})
+_IO_ERRORS = (OSError, pa.ArrowException, FSTimeoutError, BlocksizeMismatchError)
+_CREDENTIALS = re.compile(r"(?<=://)[^/?#]*@")
+_VERSION_ID = re.compile(r"[0-9A-Za-z_-]+")
+_UNSAFE_CHARS = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenVersion:
+    """The files of one written (not yet committed) version.
+
+    Attributes:
+        version_id: The id the files are named by.
+        files: Paths relative to the store root, ``/``-separated.
+        kind: How the value was encoded (see :class:`~partita.storage.formats.Encoded`).
+        rows: Table rows or list length, else ``None``.
+        bytes: Total bytes written.
+        data_version: Hex BLAKE2b-128 of the bytes written: the content hash.
+    """
+
+    version_id: str
+    files: tuple[str, ...]
+    kind: str
+    rows: int | None
+    bytes: int
+    data_version: str
+
+
+class DataStore:
+    """Partition files under one root, on local disk, in memory or in an object store.
+
+    Args:
+        url: A local path (relative, absolute or ``file://``), ``memory://...`` or any
+            fsspec URL (``s3://bucket/prefix``).
+        options: fsspec storage options (credentials, endpoint, ...).
+
+    Raises:
+        StorageError: The URL's filesystem is unknown or cannot be opened.
+    """
+
+    def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
+        try:
+            fs, root = fsspec.core.url_to_fs(url, **dict(options or {}))
+            if isinstance(fs, LocalFileSystem):
+                root = os.path.abspath(root)
+                os.makedirs(root, exist_ok=True)
+        except (ImportError, ValueError, *_IO_ERRORS) as exc:
+            raise StorageError(f"cannot open the data store {_redacted(url)}: {exc}") from exc
+        protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+        self._fs: fsspec.AbstractFileSystem = fs
+        self._local = isinstance(fs, LocalFileSystem)
+        self._object_store = bool(protocols & _OBJECT_STORES)
+        self._root: str = root.rstrip("/")
+        self._url = root if self._local else _redacted(url)
+
+    @property
+    def url(self) -> str:
+        """The root URL (an absolute path for local disk), credentials redacted as ``***``."""
+        return self._url
+
+    def partition_dir(self, asset: str, segments: str) -> str:
+        """Return the relative directory of a partition.
+
+        Args:
+            asset: The asset key; may contain ``/`` (``"sales/raw"``).
+            segments: Hive path segments (``"date=2026-04-08"``), ``""`` if unpartitioned.
+
+        Raises:
+            StorageError: The key or segments could escape their directory.
+        """
+        directory = f"{asset}/{segments}" if segments else asset
+        _check_relative(directory)
+        return directory
+
+    def write(
+        self,
+        asset: str,
+        segments: str,
+        version_id: str,
+        value: object,
+        *,
+        ext: str | None = None,
+        schema: pa.Schema | None = None,
+    ) -> WrittenVersion:
+        """Write a value as a new version of a partition, atomically, hashing its bytes.
+
+        Args:
+            asset: The asset key.
+            segments: The partition's path segments, ``""`` if unpartitioned.
+            version_id: A new id for this attempt (see ``new_version_id``).
+            value: The asset's output (see :func:`~partita.storage.formats.kind_of`).
+            ext: File extension for text and bytes values (``"md"``, ``"html"``).
+            schema: The declared schema, enforced on tables.
+
+        Returns:
+            What was written. Nothing is committed: the catalog does that.
+
+        Raises:
+            SchemaError: A table does not match ``schema``.
+            StorageError: The value cannot be stored, or the write failed. Either way no
+                file of this version is left behind.
+        """
+        directory = self.partition_dir(asset, segments)
+        if not _VERSION_ID.fullmatch(version_id):
+            raise StorageError(f"asset {asset}: invalid version id {version_id!r}")
+        name = f"part-{version_id}.{formats.file_extension(formats.kind_of(value), ext)}"
+        path = f"{directory}/{name}"
+
+        def encode(sink: _HashingWriter) -> formats.Encoded:
+            return formats.write_value(value, sink, ext=ext, schema=schema, asset=asset)
+
+        try:
+            if self._local:
+                encoded, sink = self._write_local(directory, name, encode)
+            else:
+                encoded, sink = self._write_remote(directory, name, encode)
+        except StorageError:
+            raise
+        except _IO_ERRORS as exc:
+            raise StorageError(f"asset {asset}: cannot write {self._display(path)}: {exc}") from exc
+        return WrittenVersion(
+            version_id, (path,), encoded.kind, encoded.rows, sink.size, sink.hexdigest()
+        )
+
+    def read(self, files: Sequence[str], kind: str) -> object:
+        """Read a version's value.
+
+        Args:
+            files: The version's files, relative to the root.
+            kind: The kind they were written as.
+
+        Returns:
+            The value of one file; for several, their tables concatenated (or a list).
+
+        Raises:
+            StorageError: No files, a file is missing, or it cannot be decoded.
+        """
+        if not files:
+            raise StorageError("nothing to read: no files given")
+        values = [self._read_file(path, kind) for path in files]
+        return values[0] if len(values) == 1 else formats.concat_values(values)
+
+    def delete(self, files: Iterable[str]) -> None:
+        """Delete files; those already gone are fine.
+
+        Raises:
+            StorageError: A file exists but cannot be deleted.
+        """
+        for path in files:
+            try:
+                self._fs.rm_file(self._full(path))
+            except FileNotFoundError:
+                continue
+            except _IO_ERRORS as exc:
+                raise StorageError(f"cannot delete {self._display(path)}: {exc}") from exc
+
+    def leftovers(self, asset: str, segments: str, keep: Collection[str]) -> list[str]:
+        """List the files of a partition's directory that are not in ``keep``.
+
+        Superseded versions, abandoned attempts and hidden temporaries all count;
+        subdirectories (other partitions, nested asset keys) are never looked into.
+
+        Args:
+            asset: The asset key.
+            segments: The partition's path segments, ``""`` if unpartitioned.
+            keep: Relative paths to leave out, typically the current version's files.
+
+        Returns:
+            Relative paths, sorted.
+        """
+        directory = self.partition_dir(asset, segments)
+        full = self._full(directory)
+        try:
+            self._fs.invalidate_cache(full)  # other processes may have written meanwhile
+            entries = self._fs.ls(full, detail=True)
+        except FileNotFoundError:
+            return []
+        except _IO_ERRORS as exc:
+            raise StorageError(f"cannot list {self._display(directory)}: {exc}") from exc
+        files = (
+            f"{directory}/{entry['name'].rstrip('/').rsplit('/', 1)[-1]}"
+            for entry in entries
+            if entry["type"] == "file"
+        )
+        return sorted(path for path in files if path not in keep)
+
+    def exists(self, path: str) -> bool:
+        """Whether a file exists at a relative path."""
+        try:
+            return bool(self._fs.exists(self._full(path)))
+        except _IO_ERRORS as exc:
+            raise StorageError(f"cannot check {self._display(path)}: {exc}") from exc
+
+    def size(self, path: str) -> int:
+        """The size in bytes of the file at a relative path.
+
+        Raises:
+            StorageError: The file is missing or cannot be inspected.
+        """
+        try:
+            return int(self._fs.size(self._full(path)))
+        except _IO_ERRORS as exc:
+            raise StorageError(f"cannot get the size of {self._display(path)}: {exc}") from exc
+
+    def absolute(self, path: str) -> str:
+        """The full path or URL of a relative path, for readers such as DuckDB or pyarrow."""
+        full = self._full(path)
+        return full if self._local else self._fs.unstrip_protocol(full)
+
+    def _full(self, path: str) -> str:
+        _check_relative(path)
+        return f"{self._root}/{path}"
+
+    def _display(self, path: str) -> str:
+        return f"{self._url.rstrip('/')}/{path}"
+
+    def _read_file(self, path: str, kind: str) -> object:
+        try:
+            data = self._fs.cat_file(self._full(path))
+        except FileNotFoundError as exc:
+            raise StorageError(f"cannot read {self._display(path)}: no such file") from exc
+        except _IO_ERRORS as exc:
+            raise StorageError(f"cannot read {self._display(path)}: {exc}") from exc
+        try:
+            return formats.read_value(data, kind)
+        except StorageError as exc:
+            raise StorageError(f"cannot read {self._display(path)}: {exc}") from exc
+
+    def _write_local(
+        self, directory: str, name: str, encode: Callable[[_HashingWriter], formats.Encoded]
+    ) -> tuple[formats.Encoded, _HashingWriter]:
+        folder = os.path.join(self._root, *directory.split("/"))
+        os.makedirs(folder, exist_ok=True)
+        temporary, final = os.path.join(folder, f".{name}.tmp"), os.path.join(folder, name)
+        renamed = False
+        try:
+            with open(temporary, "wb") as file:
+                sink = _HashingWriter(file)
+                encoded = encode(sink)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, final)
+            renamed = True
+            _fsync_directory(folder)  # makes the rename itself durable
+        except BaseException:
+            _quietly(os.remove, final if renamed else temporary)
+            raise
+        return encoded, sink
+
+    def _write_remote(
+        self, directory: str, name: str, encode: Callable[[_HashingWriter], formats.Encoded]
+    ) -> tuple[formats.Encoded, _HashingWriter]:
+        final = self._full(f"{directory}/{name}")
+        target = final if self._object_store else self._full(f"{directory}/.{name}.tmp")
+        if not self._object_store:
+            self._fs.makedirs(self._full(directory), exist_ok=True)
+        file = self._fs.open(target, "wb")
+        moving = False
+        try:
+            sink = _HashingWriter(file)
+            encoded = encode(sink)
+            file.close()
+            if target != final:
+                moving = True
+                self._fs.mv(target, final)
+        except BaseException:
+            # discard() aborts an unfinished upload, where close() would publish it.
+            _quietly(getattr(file, "discard", file.close))
+            for leftover in (target, final) if moving else (target,):
+                _quietly(self._fs.rm_file, leftover)
+            raise
+        return encoded, sink
+
+
+class _HashingWriter:
+    """Passes bytes on to a file, hashing and counting them on the way."""
+
+    __slots__ = ("_file", "_hash", "size")
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._hash = hashlib.blake2b(digest_size=16)
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._file.write(data)
+        self._hash.update(data)
+        written = memoryview(data).nbytes
+        self.size += written
+        return written
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _check_relative(path: str) -> None:
+    parts = path.split("/")
+    if _UNSAFE_CHARS.search(path) or any(part in ("", ".", "..") for part in parts):
+        raise StorageError(f"unsafe relative path {path!r}: it could escape the data store")
+
+
+def _fsync_directory(folder: str) -> None:
+    if os.name != "posix":  # other systems cannot open a directory to sync it
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _quietly(action: Callable[..., object], *args: object) -> None:
+    """Best-effort cleanup: the original error matters, not this one."""
+    with contextlib.suppress(Exception):
+        action(*args)
+
+
+def _redacted(url: str) -> str:
+    return _CREDENTIALS.sub("***@", url)
+
+
+__all__ = ["DataStore", "WrittenVersion"]

@@ -1,0 +1,101 @@
+"""The catalog's tables (SQLModel). Only storage/ sees these rows."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, Index, SQLModel
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True)
+    command: str
+    targets: str  # JSON list
+    args: str = "{}"  # JSON object
+    status: str = "running"
+    started_at: float
+    finished_at: float | None = None
+    host: str = ""
+    pid: int = 0
+
+
+class StepRow(SQLModel, table=True):
+    __tablename__ = "steps"
+    __table_args__ = (Index("ix_steps_asset_partition", "asset", "partition"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    asset: str
+    partition: str
+    reason: str
+    status: str = "pending"
+    detail: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    version_id: str | None = None
+    rows: int | None = None
+    bytes: int | None = None
+
+
+class AttemptRow(SQLModel, table=True):
+    __tablename__ = "attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(index=True)
+    run_id: str = Field(index=True)
+    number: int
+    status: str = "running"
+    started_at: float
+    finished_at: float | None = None
+    error: str | None = None
+
+
+class VersionRow(SQLModel, table=True):
+    __tablename__ = "versions"
+    __table_args__ = (Index("ix_versions_asset_partition", "asset", "partition"),)
+
+    id: str = Field(primary_key=True)
+    asset: str
+    partition: str
+    status: str = "committed"  # committed | superseded
+    kind: str
+    files: str  # JSON list, relative to the store root
+    rows: int | None = None
+    bytes: int
+    data_version: str
+    code_version: str
+    input_hash: str
+    inputs: str  # JSON {upstream asset: {partition: data version}}
+    run_id: str
+    step_id: int | None = None
+    created_at: float
+
+
+class PartitionRow(SQLModel, table=True):
+    __tablename__ = "partitions"
+
+    asset: str = Field(primary_key=True)
+    partition: str = Field(primary_key=True)
+    version_id: str | None = None
+    code_version: str | None = None
+    data_version: str | None = None
+    input_hash: str | None = None
+    failure: str | None = None
+    lease_owner: str | None = None
+    lease_token: int = 0
+    lease_expires: float | None = None
+    updated_at: float = 0.0
+
+
+class LogRow(SQLModel, table=True):
+    __tablename__ = "logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    step_id: int | None = None
+    attempt: int
+    asset: str
+    partition: str
+    ts: float
+    level: str
+    message: str
