@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,15 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from partita.errors import CatalogError, ConfigError
 
 BUSY_TIMEOUT_S = 30.0
+_PASSWORD = re.compile(r"([^:/@\s]+:)[^/@]*@")  # "user:password@" in a URL's authority
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL with any password replaced by ``***`` (also when the URL does not parse)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable catalog URL>"
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        return _PASSWORD.sub(r"\1***@", url, count=1)
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -57,9 +59,10 @@ def make_engine(url: str) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError(
-            f"catalog URL {url!r} is not a database URL; use e.g. sqlite:///.partita/catalog.db"
+            f"catalog URL {redact_url(url)!r} is not a database URL; "
+            "use e.g. sqlite:///.partita/catalog.db"
         ) from exc
     path = _sqlite_path(url)
     if path is not None and not path.parent.is_dir():

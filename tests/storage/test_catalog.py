@@ -1,0 +1,609 @@
+"""The catalog: partition state, leases and fencing, commits, runs and logs.
+
+The contract lives in one class parametrized by a ``make_catalog`` factory, so a
+PostgreSQL backend only needs another fixture parameter. Nothing here sleeps: expired
+leases are made with a negative ``lease_seconds`` (or an UPDATE of ``lease_expires``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event
+
+from partita.errors import CatalogError, ConfigError, LeaseLostError, PartitaError
+from partita.storage import Catalog, LogLine, NewVersion, PartitionState
+from partita.storage.engine import redact_url
+
+A, B, C = "sales", "clean", "report"
+DAY1, DAY2, DAY3 = "2026-04-01", "2026-04-02", "2026-04-03"
+PASSWORD = "s3cr3t-pw"
+
+
+class CatalogFactory:
+    """Opens catalogs on one fresh database; runs raw SQL against it for assertions."""
+
+    def __init__(self, url: str, execute: Callable[[str, tuple[object, ...]], list[tuple]]):
+        self.url = url
+        self._execute = execute
+        self._opened: list[Catalog] = []
+
+    def __call__(self, *, lease_seconds: float = 30.0) -> Catalog:
+        catalog = Catalog(self.url, lease_seconds=lease_seconds)
+        self._opened.append(catalog)
+        return catalog
+
+    def sql(self, statement: str, *params: object) -> list[tuple]:
+        """Run SQL directly on the database, bypassing the catalog."""
+        return self._execute(statement, params)
+
+    def close(self) -> None:
+        for catalog in self._opened:
+            catalog.close()
+
+
+def _sqlite_executor(path: Path) -> Callable[[str, tuple[object, ...]], list[tuple]]:
+    def execute(statement: str, params: tuple[object, ...]) -> list[tuple]:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            return conn.execute(statement, params).fetchall()
+
+    return execute
+
+
+@pytest.fixture(params=["sqlite"])
+def make_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogFactory]:
+    """Open catalogs (several handles, like several processes) on one fresh database."""
+    if request.param == "sqlite":
+        path = tmp_path / "catalog.db"
+        factory = CatalogFactory(f"sqlite:///{path}", _sqlite_executor(path))
+    else:  # pragma: no cover - a PostgreSQL parameter plugs in here
+        raise NotImplementedError(request.param)
+    yield factory
+    factory.close()
+
+
+def new_version(version_id: str, data: str = "d1", *, code: str = "c1", run: str = "run-1"):
+    return NewVersion(
+        version_id=version_id,
+        kind="parquet",
+        files=(f"asset/date=x/part-{version_id}.parquet",),
+        rows=10,
+        bytes=1234,
+        data_version=data,
+        code_version=code,
+        input_hash=f"in-{data}",
+        inputs={"upstream": {DAY1: "u1"}},
+        run_id=run,
+    )
+
+
+def build(catalog: Catalog, asset: str, partition: str, version: NewVersion, owner: str = "w"):
+    """Take the lease and commit ``version`` (what a successful step does)."""
+    token = catalog.acquire(asset, partition, owner)
+    assert token is not None
+    catalog.commit(asset, partition, owner, token, version)
+
+
+@contextlib.contextmanager
+def count_selects() -> Iterator[list[str]]:
+    """Collect the SELECT statements any engine executes inside the block."""
+    selects: list[str] = []
+
+    def record(_conn, _cursor, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield selects
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def exited_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(timeout=60)
+    return process.pid
+
+
+class TestCatalog:
+    """The contract every catalog backend keeps."""
+
+    # -- partition state ----------------------------------------------------------
+
+    def test_states_return_exactly_what_was_committed(self, make_catalog) -> None:
+        catalog = make_catalog()
+        build(catalog, A, DAY1, new_version("v1", "d1"))
+        build(catalog, A, DAY2, new_version("v2", "d2", code="c2"))
+        build(catalog, B, DAY1, new_version("v3", "d3"))
+        build(catalog, C, DAY1, new_version("v4", "d4"))  # not asked for
+        leased = catalog.acquire(A, DAY3, "w")  # leased, never committed
+        assert leased is not None
+        catalog.release(A, DAY3, "w", leased, failure="ValueError: boom")
+
+        states = catalog.states([A, B, "never_built"])
+
+        assert states == {
+            A: {
+                DAY1: PartitionState("v1", "c1", "d1", "in-d1"),
+                DAY2: PartitionState("v2", "c2", "d2", "in-d2"),
+                DAY3: PartitionState(None, None, None, None, "ValueError: boom"),
+            },
+            B: {DAY1: PartitionState("v3", "c1", "d3", "in-d3")},
+            "never_built": {},
+        }
+
+    def test_states_of_returns_only_the_partitions_asked_for(self, make_catalog) -> None:
+        catalog = make_catalog()
+        for n, day in enumerate((DAY1, DAY2, DAY3)):
+            build(catalog, A, day, new_version(f"a{n}", f"da{n}"))
+            build(catalog, B, day, new_version(f"b{n}", f"db{n}"))
+
+        states = catalog.states_of({A: [DAY1, DAY3, "2030-01-01"], B: [DAY2], C: []})
+
+        assert states == {
+            A: {
+                DAY1: PartitionState("a0", "c1", "da0", "in-da0"),
+                DAY3: PartitionState("a2", "c1", "da2", "in-da2"),
+            },
+            B: {DAY2: PartitionState("b1", "c1", "db1", "in-db1")},
+            C: {},
+        }
+        assert catalog.states_of({}) == {}
+        assert catalog.states_of({A: []}) == {A: {}}
+
+    def test_states_are_read_in_one_query_whatever_the_number_of_partitions(
+        self, make_catalog
+    ) -> None:
+        catalog = make_catalog()
+        days = [f"2026-04-{d:02d}" for d in range(1, 21)]
+        for asset in (A, B, C):
+            for day in days:
+                build(catalog, asset, day, new_version(f"{asset}-{day}"))
+
+        with count_selects() as selects:
+            states = catalog.states([A, B, C])
+            states_of = catalog.states_of({A: days, B: days[:3], C: days[5:]})
+
+        assert sum(len(keys) for keys in states.values()) == 60
+        assert sum(len(keys) for keys in states_of.values()) == 38
+        assert len(selects) == 2, selects
+
+    def test_versions_record_everything_committed(self, make_catalog) -> None:
+        catalog = make_catalog()
+        build(catalog, A, DAY1, new_version("v1", "d1", run="run-7"))
+
+        record = catalog.versions(A, [DAY1, DAY2])
+
+        assert list(record) == [DAY1]
+        version = record[DAY1]
+        assert (version.version_id, version.asset, version.partition) == ("v1", A, DAY1)
+        assert version.files == ("asset/date=x/part-v1.parquet",)
+        assert (version.kind, version.rows, version.bytes) == ("parquet", 10, 1234)
+        assert (version.data_version, version.code_version, version.input_hash) == (
+            "d1",
+            "c1",
+            "in-d1",
+        )
+        assert version.inputs == {"upstream": {DAY1: "u1"}}
+        assert (version.run_id, version.status) == ("run-7", "committed")
+
+    # -- leases -------------------------------------------------------------------
+
+    def test_fencing_tokens_only_grow(self, make_catalog) -> None:
+        catalog = make_catalog()
+        tokens = [catalog.acquire(A, DAY1, "w1")]
+        tokens.append(catalog.acquire(A, DAY1, "w1"))  # the holder takes it again
+        catalog.release(A, DAY1, "w1", tokens[-1])
+        tokens.append(catalog.acquire(A, DAY1, "w2"))
+        catalog.commit(A, DAY1, "w2", tokens[-1], new_version("v1"))
+        tokens.append(catalog.acquire(A, DAY1, "w3"))
+
+        assert None not in tokens
+        assert tokens == sorted(set(tokens)), tokens
+        assert catalog.acquire(B, DAY1, "w1") is not None  # tokens are per partition
+
+    def test_a_live_lease_is_not_shared(self, make_catalog) -> None:
+        first, second = make_catalog(), make_catalog()
+        token = first.acquire(A, DAY1, "owner-1")
+
+        assert token is not None
+        assert second.acquire(A, DAY1, "owner-2") is None
+        assert second.acquire(A, DAY1, "owner-2") is None
+        assert second.acquire(A, DAY2, "owner-2") is not None  # another partition is free
+        first.release(A, DAY1, "owner-1", token)
+        assert second.acquire(A, DAY1, "owner-2") == token + 1
+
+    def test_an_expired_lease_is_taken_over(self, make_catalog) -> None:
+        expired, live = make_catalog(lease_seconds=-1), make_catalog()
+        token = expired.acquire(A, DAY1, "gone")
+
+        assert token is not None
+        assert live.acquire(A, DAY1, "new") == token + 1
+        assert expired.acquire(A, DAY1, "gone") is None  # the new owner's lease is live
+
+    def test_a_lease_expired_in_the_database_is_taken_over(self, make_catalog) -> None:
+        catalog = make_catalog()
+        token = catalog.acquire(A, DAY1, "gone")
+        assert token is not None and catalog.acquire(A, DAY1, "new") is None
+
+        make_catalog.sql(
+            "UPDATE partitions SET lease_expires = lease_expires - 3600 "
+            "WHERE asset = ? AND partition = ?",
+            A,
+            DAY1,
+        )
+
+        assert catalog.acquire(A, DAY1, "new") == token + 1
+
+    def test_heartbeat_keeps_a_lease_alive(self, make_catalog) -> None:
+        catalog = make_catalog()
+        token = catalog.acquire(A, DAY1, "holder")
+        assert token is not None
+        make_catalog.sql("UPDATE partitions SET lease_expires = lease_expires - 3600")
+
+        catalog.heartbeat("holder")
+
+        assert catalog.acquire(A, DAY1, "other") is None
+
+    def test_a_zombie_writer_commits_nothing(self, make_catalog) -> None:
+        zombie_side, live_side = make_catalog(lease_seconds=-1), make_catalog()
+        build(live_side, A, DAY1, new_version("v0", "d0"))
+        before_states = live_side.states([A])
+        stale = zombie_side.acquire(A, DAY1, "zombie")
+        assert stale is not None
+        current = live_side.acquire(A, DAY1, "live")  # the zombie's lease had expired
+        assert current == stale + 1
+
+        with pytest.raises(LeaseLostError, match="nothing was committed"):
+            zombie_side.commit(A, DAY1, "zombie", stale, new_version("vz", "dz"))
+
+        assert live_side.states([A]) == before_states
+        assert [(v.version_id, v.status) for v in live_side.version_history(A, DAY1)] == [
+            ("v0", "committed")
+        ]
+        assert zombie_side.acquire(A, DAY1, "zombie") is None  # the live lease still holds
+        live_side.commit(A, DAY1, "live", current, new_version("v1", "d1"))
+        assert live_side.states([A])[A][DAY1].version_id == "v1"
+
+    def test_a_stale_token_of_the_same_owner_commits_nothing(self, make_catalog) -> None:
+        catalog = make_catalog()
+        old = catalog.acquire(A, DAY1, "w")
+        new = catalog.acquire(A, DAY1, "w")
+        assert old is not None and new == old + 1
+
+        with pytest.raises(LeaseLostError):
+            catalog.commit(A, DAY1, "w", old, new_version("v1"))
+
+        assert catalog.states([A])[A][DAY1].version_id is None
+        assert catalog.version_history(A, DAY1) == []
+
+    def test_commit_without_any_lease_is_refused(self, make_catalog) -> None:
+        catalog = make_catalog()
+        with pytest.raises(LeaseLostError):
+            catalog.commit(A, DAY1, "w", 1, new_version("v1"))
+        assert catalog.states([A]) == {A: {}}
+
+    def test_commit_supersedes_the_previous_version_and_clears_failure(self, make_catalog) -> None:
+        catalog = make_catalog()
+        build(catalog, A, DAY1, new_version("v1", "d1"))
+        token = catalog.acquire(A, DAY1, "w")
+        assert token is not None
+        catalog.release(A, DAY1, "w", token, failure="RuntimeError: flaky")
+        assert catalog.states([A])[A][DAY1] == PartitionState(
+            "v1", "c1", "d1", "in-d1", "RuntimeError: flaky"
+        )
+
+        build(catalog, A, DAY1, new_version("v2", "d2", code="c2"))
+
+        assert catalog.states([A])[A][DAY1] == PartitionState("v2", "c2", "d2", "in-d2", None)
+        history = {v.version_id: v.status for v in catalog.version_history(A, DAY1)}
+        assert history == {"v1": "superseded", "v2": "committed"}
+        assert catalog.versions(A, [DAY1])[DAY1].version_id == "v2"
+
+    def test_commit_releases_the_lease(self, make_catalog) -> None:
+        catalog = make_catalog()
+        build(catalog, A, DAY1, new_version("v1"), owner="w1")
+        assert catalog.acquire(A, DAY1, "w2") is not None
+
+    def test_release_with_failure_records_it_and_frees_the_lease(self, make_catalog) -> None:
+        catalog = make_catalog()
+        token = catalog.acquire(A, DAY1, "w1")
+        assert token is not None
+
+        catalog.release(A, DAY1, "w1", token, failure="KeyError: 'x'")
+
+        assert catalog.states([A])[A][DAY1].failure == "KeyError: 'x'"
+        assert catalog.acquire(A, DAY1, "w2") == token + 1
+
+    def test_release_by_a_superseded_holder_changes_nothing(self, make_catalog) -> None:
+        zombie_side, catalog = make_catalog(lease_seconds=-1), make_catalog()
+        stale = zombie_side.acquire(A, DAY1, "zombie")
+        assert stale is not None
+        current = catalog.acquire(A, DAY1, "live")
+
+        zombie_side.release(A, DAY1, "zombie", stale, failure="late failure")
+
+        assert catalog.states([A])[A][DAY1].failure is None
+        assert catalog.acquire(A, DAY1, "third") is None  # "live" still holds it
+        assert current is not None
+
+    def test_release_all_frees_only_that_owners_leases(self, make_catalog) -> None:
+        catalog = make_catalog()
+        for day in (DAY1, DAY2):
+            assert catalog.acquire(A, day, "run-a") is not None
+        assert catalog.acquire(B, DAY1, "run-a") is not None
+        assert catalog.acquire(A, DAY3, "run-b") is not None
+
+        catalog.release_all("run-a")
+
+        assert catalog.acquire(A, DAY1, "other") is not None
+        assert catalog.acquire(A, DAY2, "other") is not None
+        assert catalog.acquire(B, DAY1, "other") is not None
+        assert catalog.acquire(A, DAY3, "other") is None
+
+    def test_a_lease_of_a_dead_local_process_is_taken_over_at_once(self, make_catalog) -> None:
+        catalog = make_catalog()  # leases live 30 s: only the dead owner frees this one
+        catalog.create_run("dead-run", "materialize", [A], [(A, DAY1, "missing")])
+        make_catalog.sql("UPDATE runs SET pid = ? WHERE id = ?", exited_pid(), "dead-run")
+        token = catalog.acquire(A, DAY1, "dead-run")
+        assert token is not None
+
+        assert catalog.acquire(A, DAY1, "live-run") == token + 1
+
+    def test_a_lease_of_a_live_or_remote_run_is_respected(self, make_catalog) -> None:
+        catalog = make_catalog()
+        catalog.create_run("this-process", "materialize", [A], [])  # our own pid: alive
+        catalog.create_run("remote", "materialize", [A], [])
+        make_catalog.sql(
+            "UPDATE runs SET host = ?, pid = ? WHERE id = ?",
+            "another-host.invalid",
+            exited_pid(),
+            "remote",
+        )
+        assert catalog.acquire(A, DAY1, "this-process") is not None
+        assert catalog.acquire(A, DAY2, "remote") is not None
+
+        assert catalog.acquire(A, DAY1, "other") is None
+        assert catalog.acquire(A, DAY2, "other") is None  # only its lease expiry frees it
+
+    # -- runs, steps, attempts, logs ------------------------------------------------
+
+    def test_a_run_records_steps_attempts_and_logs(self, make_catalog) -> None:
+        catalog = make_catalog()
+        ids = catalog.create_run(
+            "run-1",
+            "backfill",
+            [f"{B}:2"],
+            [(A, DAY1, "missing"), (B, DAY1, "missing"), (B, DAY2, "code changed")],
+            {"workers": 2},
+        )
+        assert set(ids) == {(A, DAY1), (B, DAY1), (B, DAY2)}
+        assert len(set(ids.values())) == 3
+        step = ids[(A, DAY1)]
+
+        catalog.update_step(step, status="running", started_at=True)
+        first = catalog.start_attempt("run-1", step, 1)
+        catalog.finish_attempt(
+            first,
+            "failed",
+            "RuntimeError: flaky",
+            [
+                LogLine("run-1", step, 1, A, DAY1, 100.0, "INFO", "fetching"),
+                LogLine("run-1", step, 1, A, DAY1, 101.0, "ERROR", "attempt 1 failed"),
+            ],
+        )
+        second = catalog.start_attempt("run-1", step, 2)
+        assert second != first
+        catalog.finish_attempt(
+            second, "succeeded", None, [LogLine("run-1", step, 2, A, DAY1, 102.0, "INFO", "ok")]
+        )
+        catalog.update_step(
+            step, status="succeeded", finished_at=True, version_id="v1", rows=10, bytes=99
+        )
+        catalog.update_step(ids[(B, DAY1)], status="failed", detail="ValueError: bad")
+        catalog.update_step(ids[(B, DAY2)], status="skipped", detail="upstream failed")
+        catalog.finish_run("run-1", "failed")
+
+        run = catalog.run("run-1")
+
+        assert run is not None
+        assert (run.run_id, run.command, run.targets, run.status) == (
+            "run-1",
+            "backfill",
+            (f"{B}:2",),
+            "failed",
+        )
+        assert run.duration is not None and run.duration >= 0
+        assert run.counts == {"succeeded": 1, "failed": 1, "skipped": 1}
+        steps = {(s.asset, s.partition): s for s in run.steps}
+        built = steps[(A, DAY1)]
+        assert (built.status, built.reason, built.version_id, built.rows, built.bytes) == (
+            "succeeded",
+            "missing",
+            "v1",
+            10,
+            99,
+        )
+        assert built.duration is not None and built.duration >= 0
+        assert [(a.number, a.status, a.error) for a in built.attempts] == [
+            (1, "failed", "RuntimeError: flaky"),
+            (2, "succeeded", None),
+        ]
+        assert all(a.finished_at is not None for a in built.attempts)
+        assert (steps[(B, DAY1)].status, steps[(B, DAY1)].detail) == ("failed", "ValueError: bad")
+        assert steps[(B, DAY2)].reason == "code changed"
+        assert steps[(B, DAY2)].attempts == ()
+
+        logs = catalog.logs("run-1")
+        assert [(ln.attempt, ln.level, ln.message) for ln in logs] == [
+            (1, "INFO", "fetching"),
+            (1, "ERROR", "attempt 1 failed"),
+            (2, "INFO", "ok"),
+        ]
+        assert catalog.logs("run-1", A, DAY1) == logs
+        assert catalog.logs("run-1", B) == []
+        assert catalog.logs("run-1", A, DAY2) == []
+
+    def test_runs_lists_newest_first_with_step_counts(self, make_catalog) -> None:
+        catalog = make_catalog()
+        catalog.create_run("01-older", "materialize", [A], [(A, DAY1, "missing")])
+        catalog.finish_run("01-older", "succeeded")
+        ids = catalog.create_run(
+            "02-newer", "backfill", [A], [(A, DAY1, "missing"), (A, DAY2, "missing")]
+        )
+        catalog.update_step(ids[(A, DAY1)], status="succeeded")
+
+        runs = catalog.runs()
+
+        assert [r.run_id for r in runs] == ["02-newer", "01-older"]
+        assert runs[0].status == "running" and runs[0].finished_at is None
+        assert runs[0].counts == {"succeeded": 1, "pending": 1}
+        assert runs[1].counts == {"pending": 1}
+        assert [r.run_id for r in catalog.runs(limit=1)] == ["02-newer"]
+
+    def test_run_by_last_and_by_unique_prefix(self, make_catalog) -> None:
+        catalog = make_catalog()
+        assert catalog.run("last") is None
+        catalog.create_run("abc123", "materialize", [A], [])
+        catalog.create_run("abd456", "materialize", [A], [])
+
+        last = catalog.run("last")
+        assert last is not None and last.run_id == "abd456"
+        assert catalog.run("abc") is not None and catalog.run("abc").run_id == "abc123"
+        assert catalog.run("abd456").run_id == "abd456"
+        assert catalog.run("ab") is None  # ambiguous
+        assert catalog.run("zzz") is None  # unknown
+        assert catalog.run("a_c") is None  # LIKE wildcards are matched literally
+        assert catalog.run("%") is None
+
+    def test_runs_of_dead_local_processes_are_shown_as_crashed(self, make_catalog) -> None:
+        catalog = make_catalog()
+        ids = catalog.create_run(
+            "dead-run", "backfill", [A], [(A, DAY1, "missing"), (A, DAY2, "missing")]
+        )
+        catalog.update_step(ids[(A, DAY1)], status="succeeded")
+        catalog.create_run("live-run", "materialize", [A], [(A, DAY3, "missing")])
+        make_catalog.sql("UPDATE runs SET pid = ? WHERE id = ?", exited_pid(), "dead-run")
+
+        statuses = {r.run_id: r.status for r in catalog.runs()}
+
+        assert statuses == {"dead-run": "crashed", "live-run": "running"}
+        dead = catalog.run("dead-run")
+        assert dead is not None and dead.status == "crashed"
+        assert {s.partition: s.status for s in dead.steps} == {DAY1: "succeeded", DAY2: "crashed"}
+        assert catalog.run("live-run").status == "running"
+
+    def test_a_finished_run_of_a_dead_process_keeps_its_status(self, make_catalog) -> None:
+        catalog = make_catalog()
+        catalog.create_run("done", "materialize", [A], [])
+        catalog.finish_run("done", "succeeded")
+        make_catalog.sql("UPDATE runs SET pid = ? WHERE id = ?", exited_pid(), "done")
+
+        assert catalog.run("done").status == "succeeded"
+
+    def test_forget_drops_partition_state(self, make_catalog) -> None:
+        catalog = make_catalog()
+        build(catalog, A, DAY1, new_version("v1"))
+        build(catalog, A, DAY2, new_version("v2"))
+
+        catalog.forget(A, [DAY1])
+
+        assert set(catalog.states([A])[A]) == {DAY2}
+
+    def test_url_has_no_password(self, make_catalog) -> None:
+        catalog = make_catalog()
+        assert catalog.url == redact_url(make_catalog.url)
+        assert PASSWORD not in catalog.url
+
+
+# -- opening a catalog ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["/nonexistent-dir", "TMP/no-such-dir"])
+def test_an_unreachable_sqlite_path_is_one_clear_catalog_error(
+    tmp_path: Path, missing: str
+) -> None:
+    directory = missing.replace("TMP", str(tmp_path))
+    assert not os.path.exists(directory)
+
+    with pytest.raises(CatalogError) as raised:
+        Catalog(f"sqlite:///{directory}/x.db")
+
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1
+    assert f"directory {directory} does not exist" in message
+    assert not os.path.exists(directory)
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdb://host/db", "sqlite:/x.db"])
+def test_a_malformed_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Catalog(url)
+    assert len(str(raised.value).splitlines()) == 1
+
+
+def test_redact_url_hides_passwords() -> None:
+    url = f"postgresql+psycopg://partita:{PASSWORD}@db.example.com:5432/catalog"
+
+    redacted = redact_url(url)
+
+    assert PASSWORD not in redacted
+    assert redacted == "postgresql+psycopg://partita:***@db.example.com:5432/catalog"
+    assert redact_url("sqlite:////tmp/catalog.db") == "sqlite:////tmp/catalog.db"
+    assert redact_url("not a url") == "not a url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://partita:{PASSWORD}@db.example.com:not-a-port/catalog",
+        f"postgres ql://partita:{PASSWORD}@db.example.com/catalog",
+        f"partita:{PASSWORD}@db.example.com/catalog",
+    ],
+)
+def test_a_password_in_a_malformed_url_is_redacted_too(url: str) -> None:
+    assert redact_url(url) == url.replace(PASSWORD, "***")
+
+    with pytest.raises(ConfigError) as raised:
+        Catalog(url)
+
+    message = str(raised.value)
+    assert PASSWORD not in message
+    assert "partita:***@db.example.com" in message
+    assert "is not a database URL" in message
+
+
+HAVE_PSYCOPG = importlib.util.find_spec("psycopg") is not None
+
+
+@pytest.mark.skipif(not HAVE_PSYCOPG, reason="psycopg is not installed")
+def test_an_unreachable_postgres_catalog_error_has_no_password() -> None:  # pragma: no cover
+    url = f"postgresql+psycopg://partita:{PASSWORD}@127.0.0.1:1/catalog?connect_timeout=2"
+
+    with pytest.raises(CatalogError) as raised:
+        Catalog(url)
+
+    assert PASSWORD not in str(raised.value)
+    assert "***" in str(raised.value)
+
+
+@pytest.mark.skipif(HAVE_PSYCOPG, reason="psycopg is installed")
+def test_a_postgres_url_without_its_driver_has_no_password_in_the_error() -> None:
+    url = f"postgresql+psycopg://partita:{PASSWORD}@127.0.0.1:1/catalog"
+
+    with pytest.raises(PartitaError) as raised:
+        Catalog(url)
+
+    assert isinstance(raised.value, ConfigError)
+    assert PASSWORD not in str(raised.value)
+    assert "partita:***@127.0.0.1" in str(raised.value)
