@@ -112,6 +112,8 @@ def _resolve_deps(
     params: list[str],
     deps: Mapping[str, PartitionMapping | Dep | None] | Sequence[str] | None,
 ) -> tuple[Dep, ...]:
+    if isinstance(deps, str):  # a str is a Sequence too: deps="raw" means ["raw"], not r, a, w
+        deps = [deps]
     declared: dict[str, PartitionMapping | Dep | None] = (
         dict.fromkeys(deps) if isinstance(deps, Sequence) else dict(deps or {})
     )

@@ -55,13 +55,25 @@ def load_module(spec: str, base_dir: Path) -> ModuleType:
     except PartitaError:
         raise
     except ModuleNotFoundError as exc:
+        if _names_module(spec, exc.name):
+            raise DefinitionError(
+                f"cannot import definitions module {spec!r}: {exc}; "
+                "set 'definitions' in partita.toml"
+            ) from exc
+        # The module was found but something it imports is missing: not a settings problem.
         raise DefinitionError(
-            f"cannot import definitions module {spec!r}: {exc}; set 'definitions' in partita.toml"
+            f"importing definitions {spec!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
     except Exception as exc:
         raise DefinitionError(
             f"importing definitions {spec!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _names_module(spec: str, missing: str | None) -> bool:
+    """Whether the missing module is ``spec`` itself or one of its parent packages."""
+    is_file = spec.endswith(".py") or "/" in spec
+    return not is_file and missing is not None and f"{spec}.".startswith(f"{missing}.")
 
 
 def collect_assets(module: ModuleType) -> list[Asset]:

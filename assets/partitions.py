@@ -19,6 +19,7 @@ from partita.assets.keys import check_safe_key
 from partita.errors import DefinitionError, PartitionKeyError
 
 _DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ONE_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,16 @@ class DailyPartitions(BaseModel):
     def window(self, key: str) -> TimeWindow:
         """The partition's time window in the definition's timezone."""
         day = dt.date.fromisoformat(key)
-        start = pendulum.datetime(day.year, day.month, day.day, tz=self.timezone)
-        return TimeWindow(start=start, end=start.add(days=1))
+        return TimeWindow(start=self._day_start(day), end=self._day_start(day + _ONE_DAY))
+
+    def _day_start(self, day: dt.date) -> pendulum.DateTime:
+        # The first instant of ``day`` there: the earlier midnight when a DST change repeats
+        # it, and the moment clocks jump when a DST change skips midnight (Santiago, Cairo),
+        # so that consecutive windows tile time (``start.add(days=1)`` would overlap them).
+        early = pendulum.datetime(day.year, day.month, day.day, tz=self.timezone, fold=0)
+        if early.date() == day:
+            return early
+        return pendulum.datetime(day.year, day.month, day.day, tz=self.timezone, fold=1)
 
     def segments(self, key: str) -> str:
         """The hive path segment(s) of ``key``: ``date=2026-04-08``."""

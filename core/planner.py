@@ -71,7 +71,8 @@ def plan(
 
     Missing or stale partitions in the targets' upstream closure are built first;
     fresh ones are never rerun. With ``force``, the targets themselves are rebuilt
-    even when fresh (their upstream only when it is not fresh).
+    even when fresh (their upstream only when it is not fresh), and so are the
+    partitions that read a forced target on the way to another target.
     """
     resolver = StatusResolver(graph, states, now)
     chosen: dict[tuple[str, str], Cause] = {}
@@ -97,12 +98,43 @@ def plan(
                     chosen[node] = status.cause or Cause(FORCED)
                     todo.append(node)
     rank = {asset: index for index, asset in enumerate(graph.order)}
+    if force:
+        _add_readers_of_forced(graph, resolver, targets, chosen, rank)
     ordered = sorted(chosen, key=lambda node: (rank[node[0]], node[1]))
     steps = tuple(
         Step(asset=a, partition=p, reason=str(chosen[(a, p)]), kind=chosen[(a, p)].kind)
         for a, p in ordered
     )
     return Plan(steps=steps, fresh=tuple(fresh), targets=tuple(targets), now=now, force=force)
+
+
+def _add_readers_of_forced(
+    graph: AssetGraph,
+    resolver: StatusResolver,
+    targets: Sequence[Target],
+    chosen: dict[tuple[str, str], Cause],
+    rank: dict[str, int],
+) -> None:
+    """Plan the fresh partitions between a forced target and another target.
+
+    A forced rebuild may write new data, so what reads it must be rebuilt too or the
+    other targets would end up stale; the materializer re-checks these steps and skips
+    the ones whose inputs did not change.
+    """
+    closure: set[tuple[str, str]] = set()
+    todo = [(target.asset, key) for target in targets for key in target.partitions]
+    while todo:
+        node = todo.pop()
+        if node not in closure:
+            closure.add(node)
+            for edge in graph.upstream(node[0]):
+                todo.extend((edge.upstream, k) for k in resolver.upstream_keys(edge, node[1]))
+    for asset, key in sorted(closure - set(chosen), key=lambda node: (rank[node[0]], node[1])):
+        for edge in graph.upstream(asset):
+            read = [k for k in resolver.upstream_keys(edge, key) if (edge.upstream, k) in chosen]
+            if read:
+                chosen[(asset, key)] = Cause(FORCED, edge.upstream, read[0])
+                break
 
 
 def step_dependencies(

@@ -34,10 +34,14 @@ def assert_no_duplicate_orders(project: Path) -> int:
     ids = table.column("order_id").to_pylist()
     assert len(ids) == len(set(ids))
     pattern = str(root / "*" / "*.parquet")
-    total, distinct = duckdb.connect().execute(
-        f"select count(*), count(distinct order_id) from read_parquet('{pattern}', "
-        "hive_partitioning = true)"
-    ).fetchone()
+    total, distinct = (
+        duckdb.connect()
+        .execute(
+            f"select count(*), count(distinct order_id) from read_parquet('{pattern}', "
+            "hive_partitioning = true)"
+        )
+        .fetchone()
+    )
     assert total == distinct == len(ids)
     return total
 

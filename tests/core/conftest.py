@@ -1,0 +1,52 @@
+"""Factories for status, planner and report tests: catalog states as plain values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Mapping
+
+import pytest
+
+from partita.assets import AssetGraph
+from partita.core.status import StatusResolver, input_fingerprint
+from partita.storage.records import PartitionState
+
+States = dict[str, dict[str, PartitionState]]
+RecordBuild = Callable[..., States]
+
+
+@pytest.fixture(scope="session")
+def record_build() -> RecordBuild:
+    """Record a partition as built, the way the materializer commits one (pure).
+
+    ``record_build(graph, states, asset, key, now, data="d1", code=None, failure=None)``
+    returns new states in which ``(asset, key)`` was built from the current upstream data
+    versions, by ``code`` (default: the asset's current code version).
+    """
+    versions = itertools.count(1)
+
+    def record(
+        graph: AssetGraph,
+        states: Mapping[str, Mapping[str, PartitionState]],
+        asset: str,
+        key: str,
+        now: dt.datetime,
+        *,
+        data: str = "d1",
+        code: str | None = None,
+        failure: str | None = None,
+    ) -> States:
+        inputs = StatusResolver(graph, states, now).inputs(asset, key)
+        state = PartitionState(
+            version_id=f"v{next(versions)}",
+            code_version=code or graph.get(asset).code_version,
+            data_version=data,
+            input_hash=input_fingerprint(inputs),
+            failure=failure,
+        )
+        copied = {name: dict(recorded) for name, recorded in states.items()}
+        copied.setdefault(asset, {})[key] = state
+        return copied
+
+    return record
