@@ -7,11 +7,12 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from partita.assets.codeversion import code_version, describe_schema, function_fingerprint
 from partita.assets.keys import check_asset_key
 from partita.assets.mappings import PartitionMapping
+from partita.assets.messages import one_line
 from partita.assets.partitions import PartitionsDefinition
 from partita.errors import DefinitionError
 
@@ -199,7 +200,7 @@ def asset(
                 explicit_code_version=code_version,
                 description=description or (doc[0] if doc else None),
             )
-        except ValueError as exc:  # pydantic's ValidationError
-            raise DefinitionError(f"@asset {name}: {exc}") from exc
+        except ValidationError as exc:
+            raise DefinitionError(f"@asset {name}: {one_line(exc)}") from exc
 
     return build(fn) if fn is not None else build

@@ -10,6 +10,7 @@ from types import ModuleType
 
 from partita.assets.asset import Asset
 from partita.assets.graph import AssetGraph
+from partita.assets.messages import one_line
 from partita.errors import DefinitionError, PartitaError
 
 
@@ -61,13 +62,9 @@ def load_module(spec: str, base_dir: Path) -> ModuleType:
                 "set 'definitions' in partita.toml"
             ) from exc
         # The module was found but something it imports is missing: not a settings problem.
-        raise DefinitionError(
-            f"importing definitions {spec!r} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise DefinitionError(f"importing definitions {spec!r} failed: {one_line(exc)}") from exc
     except Exception as exc:
-        raise DefinitionError(
-            f"importing definitions {spec!r} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise DefinitionError(f"importing definitions {spec!r} failed: {one_line(exc)}") from exc
 
 
 def _names_module(spec: str, missing: str | None) -> bool:

@@ -8,7 +8,6 @@ leases are made with a negative ``lease_seconds`` (or an UPDATE of ``lease_expir
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event
 
-from partita.errors import CatalogError, ConfigError, LeaseLostError, PartitaError
+from partita.errors import CatalogError, ConfigError, LeaseLostError
 from partita.storage import Catalog, LogLine, NewVersion, PartitionState
 from partita.storage.engine import redact_url
 
@@ -583,27 +582,13 @@ def test_a_password_in_a_malformed_url_is_redacted_too(url: str) -> None:
     assert "is not a database URL" in message
 
 
-HAVE_PSYCOPG = importlib.util.find_spec("psycopg") is not None
-
-
-@pytest.mark.skipif(not HAVE_PSYCOPG, reason="psycopg is not installed")
-def test_an_unreachable_postgres_catalog_error_has_no_password() -> None:  # pragma: no cover
+def test_an_unusable_postgres_catalog_error_has_no_password() -> None:
+    # Without psycopg the driver is missing (ConfigError); with it, nothing listens on
+    # port 1 (CatalogError). Either way the message names the URL without its password.
     url = f"postgresql+psycopg://partita:{PASSWORD}@127.0.0.1:1/catalog?connect_timeout=2"
 
-    with pytest.raises(CatalogError) as raised:
+    with pytest.raises((ConfigError, CatalogError)) as raised:
         Catalog(url)
 
-    assert PASSWORD not in str(raised.value)
-    assert "***" in str(raised.value)
-
-
-@pytest.mark.skipif(HAVE_PSYCOPG, reason="psycopg is installed")
-def test_a_postgres_url_without_its_driver_has_no_password_in_the_error() -> None:
-    url = f"postgresql+psycopg://partita:{PASSWORD}@127.0.0.1:1/catalog"
-
-    with pytest.raises(PartitaError) as raised:
-        Catalog(url)
-
-    assert isinstance(raised.value, ConfigError)
     assert PASSWORD not in str(raised.value)
     assert "partita:***@127.0.0.1" in str(raised.value)
