@@ -63,7 +63,7 @@ def render_status(
             console.print(f"  {asset} {display_key(key)}: {escape(cause)}")
     if missing:
         for report in reports:
-            if report.ranges.get("missing"):
+            if report.partitioned and report.ranges.get("missing"):
                 console.print(f"missing {report.asset}: {', '.join(report.ranges['missing'])}")
     for report in reports:
         for key, failure in report.failed:

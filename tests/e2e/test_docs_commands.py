@@ -1,0 +1,209 @@
+"""Every shell command shown in README.md and docs/ runs, in order, and exits as documented.
+
+The commands are the ``$ `` lines of the ```console blocks. A page's commands run one after the
+other in a fresh copy of examples/sales (the reader's working directory, starting with no
+state), with the running interpreter's bin folder -- where the installed ``partita`` is -- first
+on PATH. A command expected to fail says so with a trailing ``# exits N``.
+
+A few lines prepare the reader's shell rather than do work, and the test stands in for them:
+
+- ``./scripts/...`` runs at the root of a copy of the repository as it is now, with
+  ``PARTITA_VENV`` set to the running environment; setup then finds partita installed from
+  this very source and installs nothing.
+- ``./scripts/test`` is not run: it is the command that runs this test.
+- ``source .venv/bin/activate`` and ``cd examples/sales`` are what the PATH and the working
+  directory of every command already are.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "sales"
+README = REPO / "README.md"
+PAGES = [README, *sorted((REPO / "docs").rglob("*.md"))]
+HOW_TOS = ["docs/quickstart.md", "docs/cli.md"]
+
+NOT_RUN = frozenset({"./scripts/test"})
+SHELL_SETUP = frozenset({"source .venv/bin/activate", "cd examples/sales"})
+EXPECTED_EXIT = re.compile(r"#\s*exits\s+(\d+)\s*$")
+COMMAND_TIMEOUT = 600  # seconds; only a hang gets near it
+# Left out of copies: what a checkout's .gitignore leaves out (state, caches, builds).
+IGNORED = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".partita",
+    "__pycache__",
+    "*.egg-info",
+    "build",
+    "dist",
+    "site",
+    ".*_cache",
+    ".hypothesis",
+    "*.bak",
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``$ `` line of a console block."""
+
+    line: str
+    exit_code: int = 0
+
+
+def console_commands(markdown: str) -> list[Command]:
+    """The commands of the ```console blocks in ``markdown``, in order."""
+    commands: list[Command] = []
+    fence: str | None = None  # the info string of the open code block, if any
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if fence is None:
+            if line.startswith("```"):
+                fence = line.removeprefix("```").strip()
+        elif line.startswith("```"):
+            fence = None
+        elif fence == "console" and line.startswith("$ "):
+            text = line.removeprefix("$ ").strip()
+            expected = EXPECTED_EXIT.search(text)
+            commands.append(Command(text, int(expected.group(1)) if expected else 0))
+    return commands
+
+
+def page_id(page: Path) -> str:
+    return page.relative_to(REPO).as_posix()
+
+
+def reader_env(**extra: str) -> dict[str, str]:
+    """The environment of a reader who activated the virtualenv and set nothing else."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTITA_", "SALES_"))}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(NO_COLOR="1", COLUMNS="120", **extra)
+    return env
+
+
+def git_files() -> list[str] | None:
+    """The repository's files as git sees them (committed or new, not ignored), or ``None``
+    when it is not a git checkout."""
+    if shutil.which("git") is None:
+        return None
+    git = ["git", "-C", str(REPO)]
+    top = subprocess.run([*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode or Path(top.stdout.strip()).resolve() != REPO:
+        return None
+    listed = subprocess.run(
+        [*git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    )
+    return [name for name in listed.stdout.decode().split("\0") if name]
+
+
+def copy_repo(dest: Path) -> Path:
+    """A copy of the repository as it is now; ignored files (state, caches) left out."""
+    names = git_files()
+    if names is None:
+        shutil.copytree(REPO, dest, ignore=IGNORED)
+        return dest
+    for name in names:
+        source = REPO / name
+        if source.is_file():  # a tracked file may have been deleted from the working tree
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)  # keeps the scripts executable
+    return dest
+
+
+def run(command: Command, cwd: Path, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        command.line,
+        shell=True,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    if result.returncode != command.exit_code:
+        pytest.fail(
+            f"$ {command.line}\n"
+            f"exited {result.returncode}, expected {command.exit_code} (in {cwd})\n"
+            f"--- stdout ---\n{result.stdout}--- stderr ---\n{result.stderr}",
+            pytrace=False,
+        )
+
+
+def run_page(page: Path, tmp_path: Path) -> None:
+    example = tmp_path / "sales"  # named as in the repository: pages may `cd ..` out of it
+    shutil.copytree(EXAMPLE, example, ignore=IGNORED)
+    repo: Path | None = None
+    for command in console_commands(page.read_text(encoding="utf-8")):
+        if command.line in NOT_RUN or command.line in SHELL_SETUP:
+            continue
+        if command.line.startswith("./scripts/"):
+            repo = repo or copy_repo(tmp_path / "repo")
+            run(command, repo, reader_env(PARTITA_VENV=sys.prefix))
+        else:
+            run(command, example, reader_env())
+
+
+PAGES_WITH_COMMANDS = [
+    pytest.param(page, id=page_id(page))
+    for page in PAGES
+    if console_commands(page.read_text(encoding="utf-8"))
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES_WITH_COMMANDS)
+def test_page_commands_run_in_order(page: Path, tmp_path: Path) -> None:
+    run_page(page, tmp_path)
+
+
+@pytest.mark.parametrize("page", HOW_TOS)
+def test_how_to_pages_show_commands(page: str) -> None:
+    assert console_commands((REPO / page).read_text(encoding="utf-8")), page
+
+
+def test_readme_quick_start_is_the_demo_then_the_test() -> None:
+    text = README.read_text(encoding="utf-8")
+    quick_start = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert console_commands(quick_start) == [Command("./scripts/demo"), Command("./scripts/test")]
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci.splitlines()[-1] == 'exec "$(dirname "$0")/../scripts/test"'
+    assert os.access(REPO / ".ci" / "run", os.X_OK)
+
+
+def test_console_commands_reads_prompts_and_expected_exit_codes() -> None:
+    markdown = "\n".join(
+        [
+            "```console",
+            "$ partita status",
+            "some output",
+            "$ partita why a 2026-13-45   # exits 2",
+            "```",
+            "```python",
+            "$ not a command",
+            "```",
+            "    ```console",
+            "    $ partita runs",
+            "    ```",
+        ]
+    )
+    assert console_commands(markdown) == [
+        Command("partita status"),
+        Command("partita why a 2026-13-45   # exits 2", 2),
+        Command("partita runs"),
+    ]
