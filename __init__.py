@@ -4,23 +4,11 @@ Declare date-partitioned assets with :func:`asset`, then plan and materialize th
 through :class:`Project` (or the ``partita`` command).
 """
 
-from partita.assets import (
-    AllPartitions,
-    Asset,
-    AssetGraph,
-    Context,
-    DailyPartitions,
-    Dep,
-    Identity,
-    LastPartition,
-    RetryPolicy,
-    TimeWindow,
-    Window,
-    asset,
-)
-from partita.core.materializer import RunResult, StepOutcome
-from partita.core.planner import Plan, Step, Target, plan
-from partita.core.project import Project
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from partita.errors import (
     CatalogError,
     ConfigError,
@@ -33,6 +21,68 @@ from partita.errors import (
     SchemaError,
     StorageError,
 )
+
+if TYPE_CHECKING:
+    from partita.assets import (
+        AllPartitions,
+        Asset,
+        AssetGraph,
+        Context,
+        DailyPartitions,
+        Dep,
+        Identity,
+        LastPartition,
+        RetryPolicy,
+        TimeWindow,
+        Window,
+        asset,
+    )
+    from partita.core.materializer import RunResult, StepOutcome
+    from partita.core.planner import Plan, Step, Target, plan
+    from partita.core.project import Project
+
+# Imported on first use, so that `partita --help` (and `import partita.errors`) start
+# fast: the declarations pull in pydantic and pendulum, the project the catalog.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "AllPartitions",
+            "Asset",
+            "AssetGraph",
+            "Context",
+            "DailyPartitions",
+            "Dep",
+            "Identity",
+            "LastPartition",
+            "RetryPolicy",
+            "TimeWindow",
+            "Window",
+            "asset",
+        ),
+        "partita.assets",
+    ),
+    "RunResult": "partita.core.materializer",
+    "StepOutcome": "partita.core.materializer",
+    "Plan": "partita.core.planner",
+    "Step": "partita.core.planner",
+    "Target": "partita.core.planner",
+    "plan": "partita.core.planner",
+    "Project": "partita.core.project",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'partita' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

@@ -63,8 +63,10 @@ def render_status(
             console.print(f"  {asset} {display_key(key)}: {escape(cause)}")
     if missing:
         for report in reports:
-            if report.partitioned and report.ranges.get("missing"):
-                console.print(f"missing {report.asset}: {', '.join(report.ranges['missing'])}")
+            if not report.ranges.get("missing"):
+                continue
+            keys = f": {', '.join(report.ranges['missing'])}" if report.partitioned else ""
+            console.print(f"missing {report.asset}{keys}")
     for report in reports:
         for key, failure in report.failed:
             console.print(
