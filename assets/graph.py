@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from partita.assets.asset import Asset
@@ -116,22 +116,19 @@ class AssetGraph:
 
     def closure_upstream(self, keys: Sequence[str]) -> set[str]:
         """``keys`` and everything they depend on, transitively."""
-        seen: set[str] = set()
-        todo = list(keys)
-        while todo:
-            key = todo.pop()
-            if key not in seen:
-                seen.add(key)
-                todo.extend(edge.upstream for edge in self._upstream[key])
-        return seen
+        return self._closure(keys, lambda key: (e.upstream for e in self._upstream[key]))
 
     def closure_downstream(self, keys: Sequence[str]) -> set[str]:
         """``keys`` and everything that depends on them, transitively."""
+        return self._closure(keys, lambda key: (e.downstream for e in self._downstream[key]))
+
+    @staticmethod
+    def _closure(keys: Sequence[str], step: Callable[[str], Iterable[str]]) -> set[str]:
         seen: set[str] = set()
         todo = list(keys)
         while todo:
             key = todo.pop()
             if key not in seen:
                 seen.add(key)
-                todo.extend(edge.downstream for edge in self._downstream[key])
+                todo.extend(step(key))
         return seen

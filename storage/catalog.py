@@ -93,39 +93,23 @@ class Catalog:
 
     def states(self, assets: Collection[str]) -> dict[str, dict[str, PartitionState]]:
         """The state of every recorded partition of ``assets``, in one query."""
-        result: dict[str, dict[str, PartitionState]] = {key: {} for key in assets}
-        query = select(
-            P.asset,
-            P.partition,
-            P.version_id,
-            P.code_version,
-            P.data_version,
-            P.input_hash,
-            P.failure,
-        ).where(P.asset.in_(list(assets)))
-        with self._read("reading partition states") as conn:
-            rows = conn.execute(query).all()
-        for asset, partition, *rest in rows:
-            result[asset][partition] = PartitionState(*rest)
-        return result
+        return self._states(assets, P.asset.in_(list(assets)))
 
     def states_of(
         self, wanted: Mapping[str, Collection[str]]
     ) -> dict[str, dict[str, PartitionState]]:
         """The state of some partitions of some assets, in one query."""
-        result: dict[str, dict[str, PartitionState]] = {key: {} for key in wanted}
         pairs = [(asset, key) for asset, keys in wanted.items() for key in keys]
         if not pairs:
-            return result
-        query = select(
-            P.asset,
-            P.partition,
-            P.version_id,
-            P.code_version,
-            P.data_version,
-            P.input_hash,
-            P.failure,
-        ).where(tuple_(P.asset, P.partition).in_(pairs))
+            return {key: {} for key in wanted}
+        return self._states(wanted, tuple_(P.asset, P.partition).in_(pairs))
+
+    def _states(
+        self, assets: Collection[str], condition: Any
+    ) -> dict[str, dict[str, PartitionState]]:
+        result: dict[str, dict[str, PartitionState]] = {key: {} for key in assets}
+        columns = (P.version_id, P.code_version, P.data_version, P.input_hash, P.failure)
+        query = select(P.asset, P.partition, *columns).where(condition)
         with self._read("reading partition states") as conn:
             rows = conn.execute(query).all()
         for asset, partition, *rest in rows:
