@@ -281,22 +281,21 @@ class _Run:
                 catalog.release(step.asset, step.partition, self.run_id, token, failure)
 
     def _is_fresh(self, step: Step) -> bool:
-        edges = self.m.graph.upstream(step.asset)
-        resolver = StatusResolver(self.m.graph, {}, self.plan.now)
+        """Re-check a step just before running it, against the catalog as it is now."""
+        graph = self.m.graph
+        mapper = StatusResolver(graph, {}, self.plan.now)
         wanted: dict[str, set[str]] = {step.asset: {step.partition}}
-        for edge in edges:
+        for edge in graph.upstream(step.asset):
             wanted.setdefault(edge.upstream, set()).update(
-                resolver.upstream_keys(edge, step.partition)
+                mapper.upstream_keys(edge, step.partition)
             )
-        resolver = StatusResolver(self.m.graph, self.m.catalog.states_of(wanted), self.plan.now)
-        state = resolver.state(step.asset, step.partition)
-        if state.version_id is None:
+        current = StatusResolver(graph, self.m.catalog.states_of(wanted), self.plan.now)
+        state = current.state(step.asset, step.partition)
+        if state.version_id is None or state.code_version != graph.get(step.asset).code_version:
             return False
-        if state.code_version != self.m.graph.get(step.asset).code_version:
-            return False
-        return not edges or input_fingerprint(resolver.inputs(step.asset, step.partition)) == (
-            state.input_hash
-        )
+        # Upstream steps of this plan have finished, so only the inputs can still differ.
+        inputs = current.inputs(step.asset, step.partition)
+        return not inputs or input_fingerprint(inputs) == state.input_hash
 
     def _attempts(self, step: Step, step_id: int, token: int) -> StepOutcome:
         item = self.m.graph.get(step.asset)
@@ -358,7 +357,7 @@ class _Run:
     def _attempt(
         self, item: Asset, step: Step, step_id: int, number: int, token: int
     ) -> NewVersion:
-        graph, store = self.m.graph, self.m.store
+        store = self.m.store
         kwargs, inputs = self._inputs(item, step.partition)
         if item.context_param:
             window = item.partitions.window(step.partition) if item.partitions else None
@@ -387,7 +386,7 @@ class _Run:
             rows=written.rows,
             bytes=written.bytes,
             data_version=written.data_version,
-            code_version=graph.get(item.key).code_version,
+            code_version=item.code_version,
             input_hash=input_fingerprint(inputs),
             inputs={a: {k: v or "" for k, v in keys.items()} for a, keys in inputs.items()},
             run_id=self.run_id,
