@@ -13,6 +13,7 @@ import contextlib
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
@@ -170,14 +171,17 @@ class Materializer:
             for up in set(upstream):
                 dependents[up].append(index)
         outcomes: dict[int, StepOutcome] = {}
-        ready = [i for i, n in enumerate(blocking) if n == 0]
+        ready = deque(i for i, n in enumerate(blocking) if n == 0)
         running: dict[Future[StepOutcome], int] = {}
         pool = make_executor(executor_kind, workers)
         try:
             while ready or running:
-                for index in ready:
+                # Steps start in the order they became ready. Only as many are handed to
+                # the pool as it has workers: wait() below costs O(futures) per step, and
+                # with hundreds queued it held the GIL the running steps need.
+                while ready and len(running) < workers:
+                    index = ready.popleft()
                     running[pool.submit(run.execute, steps[index])] = index
-                ready = []
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
                     index = running.pop(future)

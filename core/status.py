@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from partita.assets import AssetGraph, Edge
+from partita.assets import AssetGraph, DailyPartitions, Edge, Identity
 from partita.storage.records import PartitionState
 
 FRESH = "fresh"
@@ -80,6 +80,10 @@ def input_fingerprint(inputs: Mapping[str, Mapping[str, str | None]]) -> str:
         for asset in sorted(inputs)
         for key, version in inputs[asset].items()
     ]
+    return _digest(parts)
+
+
+def _digest(parts: list[str]) -> str:
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
 
 
@@ -88,7 +92,8 @@ class StatusResolver:
 
     Args:
         graph: the asset graph.
-        states: per asset, the catalog state of each recorded partition.
+        states: per asset, the catalog state of each recorded partition (a snapshot:
+            statuses are memoized, so it must not change while the resolver is used).
         now: the time at which partitions are due (no clock is read here).
     """
 
@@ -96,7 +101,9 @@ class StatusResolver:
         self.graph = graph
         self.states = states
         self.now = now
-        self._memo: dict[tuple[str, str], PartitionStatus] = {}
+        self._memo: dict[str, dict[str, PartitionStatus]] = {}
+        self._mappers: dict[int, tuple[Edge, Callable[[str], tuple[str, ...]]]] = {}
+        self._plans: dict[str, _Plan] = {}
 
     def state(self, asset: str, key: str) -> PartitionState:
         """The catalog state of a partition (an empty one if never recorded)."""
@@ -104,9 +111,32 @@ class StatusResolver:
 
     def upstream_keys(self, edge: Edge, key: str) -> tuple[str, ...]:
         """The upstream partitions ``edge`` maps ``key`` to (inside their definition)."""
+        return self._mapper(edge)(key)
+
+    def _mapper(self, edge: Edge) -> Callable[[str], tuple[str, ...]]:
+        # One function per edge, built once: mapping a key is the hot path of status.
+        found = self._mappers.get(id(edge))
+        if found is not None and found[0] is edge:
+            return found[1]
         down = self.graph.get(edge.downstream).partitions
         up = self.graph.get(edge.upstream).partitions
-        return edge.mapping.upstream(key, down, up, self.now).keys
+        mapping, now = edge.mapping, self.now
+        if type(mapping) is Identity and type(up) is DailyPartitions:
+            # Identity.upstream: the key itself while it is a due partition upstream
+            # (up.contains, with up.index inlined and up.count(now) computed once: it
+            # converts `now` into the timezone, the slowest part of mapping a key).
+            start, count, parse = up.start.toordinal(), up.count(now), dt.date.fromisoformat
+
+            def mapper(key: str) -> tuple[str, ...]:
+                return (key,) if 0 <= parse(key).toordinal() - start < count else ()
+
+        else:
+
+            def mapper(key: str) -> tuple[str, ...]:
+                return mapping.upstream(key, down, up, now).keys
+
+        self._mappers[id(edge)] = (edge, mapper)  # the edge is kept, so its id stays unique
+        return mapper
 
     def inputs(self, asset: str, key: str) -> dict[str, dict[str, str | None]]:
         """The current data versions of every upstream partition ``(asset, key)`` reads."""
@@ -120,25 +150,63 @@ class StatusResolver:
 
     def status(self, asset: str, key: str) -> PartitionStatus:
         """The status of one partition."""
-        found = self._memo.get((asset, key))
+        memo = self._memo.get(asset)
+        if memo is None:
+            memo = self._memo.setdefault(asset, {})
+        found = memo.get(key)
         if found is None:
-            found = self._memo[(asset, key)] = self._compute(asset, key)
+            found = memo[key] = self._compute(asset, key)
+        return found
+
+    def _plan(self, asset: str) -> _Plan:
+        found = self._plans.get(asset)
+        if found is None:
+            if asset not in self.graph:  # never cached: see _compute
+                return self.states.get(asset, {}), None, (), ()
+            edges = tuple(
+                (
+                    edge.upstream,
+                    self.states.get(edge.upstream, {}),
+                    self._mapper(edge),
+                    self._memo.setdefault(edge.upstream, {}),
+                )
+                for edge in self.graph.upstream(asset)
+            )
+            found = self._plans[asset] = (
+                self.states.get(asset, {}),
+                self.graph.get(asset).code_version,
+                edges,
+                tuple(sorted(range(len(edges)), key=lambda i: edges[i][0])),
+            )
         return found
 
     def _compute(self, asset: str, key: str) -> PartitionStatus:
-        state = self.state(asset, key)
+        states, code_version, edges, by_name = self._plan(asset)
+        state = states.get(key, _NO_STATE)
         if state.version_id is None:
             return PartitionStatus(MISSING, Cause(MISSING), state.failure)
-        if state.code_version != self.graph.get(asset).code_version:
+        if code_version is None:
+            self.graph.get(asset)  # an unknown asset that was recorded: DefinitionError
+        if state.code_version != code_version:
             return PartitionStatus(STALE, Cause(CODE_CHANGED), state.failure)
-        edges = self.graph.upstream(asset)
         if edges:
-            if input_fingerprint(self.inputs(asset, key)) != state.input_hash:
+            mapped = [mapper(key) for _, _, mapper, _ in edges]
+            # input_fingerprint(self.inputs(asset, key)), without building the dicts.
+            parts = []
+            for index in by_name:
+                up, up_states = edges[index][0], edges[index][1]
+                keys = mapped[index]
+                for up_key in dict.fromkeys(keys) if len(keys) > 1 else keys:
+                    version = up_states.get(up_key, _NO_STATE).data_version
+                    parts.append(f"{up}|{up_key}|{version or ''}")
+            if _digest(parts) != state.input_hash:
                 return PartitionStatus(STALE, self._changed(asset, key), state.failure)
-            for up, up_key, up_status in self._upstream_statuses(asset, key):
-                if up_status.status != FRESH:
-                    kind = UPSTREAM_MISSING if up_status.status == MISSING else UPSTREAM_STALE
-                    return PartitionStatus(STALE, Cause(kind, up, up_key), state.failure)
+            for (up, _, _, up_memo), keys in zip(edges, mapped, strict=True):
+                for up_key in keys:
+                    up_status = (up_memo.get(up_key) or self.status(up, up_key)).status
+                    if up_status != FRESH:
+                        kind = UPSTREAM_MISSING if up_status == MISSING else UPSTREAM_STALE
+                        return PartitionStatus(STALE, Cause(kind, up, up_key), state.failure)
         if state.failure is not None:
             return PartitionStatus(FRESH, None, state.failure)
         return _FRESH
@@ -148,9 +216,21 @@ class StatusResolver:
         edges = self.graph.upstream(asset)
         return Cause(UPSTREAM_CHANGED, edges[0].upstream if len(edges) == 1 else None)
 
-    def _upstream_statuses(
-        self, asset: str, key: str
-    ) -> Iterator[tuple[str, str, PartitionStatus]]:
-        for edge in self.graph.upstream(asset):
-            for up_key in self.upstream_keys(edge, key):
-                yield edge.upstream, up_key, self.status(edge.upstream, up_key)
+
+# Per asset: its recorded states, its code version, per upstream edge (in the graph's
+# order) the upstream asset, its recorded states, the function mapping a key to upstream
+# keys and the upstream's memo; and the edges' indexes by upstream name (fingerprint order).
+_Plan = tuple[
+    Mapping[str, PartitionState],
+    str | None,
+    tuple[
+        tuple[
+            str,
+            Mapping[str, PartitionState],
+            Callable[[str], tuple[str, ...]],
+            dict[str, PartitionStatus],
+        ],
+        ...,
+    ],
+    tuple[int, ...],
+]
