@@ -104,6 +104,7 @@ def _run_plan(planned: Plan, command: str, workers: int, as_json: bool) -> None:
             _console().print("nothing to do: everything asked for is fresh")
         _exit(EXIT_OK)
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    _state["running"] = True  # from here on an error is a failed run (exit 1), not bad usage
     with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
         task = progress.add_task(command, total=len(planned.steps))
         result = _project().apply(
@@ -264,11 +265,16 @@ def read(
 
 
 def main() -> None:
-    """Entry point: run the app; print a PartitaError as one line and exit 1 or 2."""
+    """Entry point: run the app; print a PartitaError as one line and exit 1 or 2.
+
+    Errors in what was asked (definitions, configuration, arguments) exit 2; errors
+    while a run executes (a step, the catalog, the storage) exit 1.
+    """
     try:
         app()
     except PartitaError as exc:
-        code = EXIT_FAILED if isinstance(exc, MaterializationError) else EXIT_USAGE
+        failed_run = _state.get("running") or isinstance(exc, MaterializationError)
+        code = EXIT_FAILED if failed_run else EXIT_USAGE
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         sys.exit(code)

@@ -24,7 +24,13 @@ from partita.core.executors import make_executor
 from partita.core.logcapture import asset_logger, capture
 from partita.core.planner import Plan, Step, step_dependencies
 from partita.core.status import FRESH, StatusResolver, input_fingerprint
-from partita.errors import LeaseLostError, MaterializationError, PartitaError, SchemaError
+from partita.errors import (
+    LeaseLostError,
+    MaterializationError,
+    PartitaError,
+    SchemaError,
+    StorageError,
+)
 from partita.storage import Catalog, DataStore, LogLine, NewVersion
 from partita.storage.versions import new_version_id
 
@@ -280,9 +286,8 @@ class _Run:
             outcome = self._attempts(step, step_id, token)
             return outcome
         finally:
-            if outcome is None or outcome.status != SUCCEEDED:
-                failure = outcome.detail if outcome and outcome.status == FAILED else None
-                catalog.release(step.asset, step.partition, self.run_id, token, failure)
+            failure = outcome.detail if outcome and outcome.status == FAILED else None
+            catalog.release(step.asset, step.partition, self.run_id, token, failure)
 
     def _is_fresh(self, step: Step) -> bool:
         """Re-check a step just before running it, against the catalog as it is now."""
@@ -398,10 +403,15 @@ class _Run:
         )
         try:
             self.m.catalog.commit(item.key, step.partition, self.run_id, token, version)
-        except BaseException:
+        except LeaseLostError:
             store.delete(written.files)  # never committed: nobody may trust these files
             raise
-        store.delete(store.leftovers(item.key, segments, written.files))
+        # Still under the lease, so no other writer's file is in the folder. Files a crash
+        # left behind go too; if removing them fails, the next run of the partition retries.
+        try:
+            store.delete(store.leftovers(item.key, segments, written.files))
+        except StorageError as exc:
+            asset_logger(item.key).warning("could not remove superseded files: %s", exc)
         return version
 
     def _inputs(

@@ -15,9 +15,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from partita.errors import LeaseLostError
+from partita.errors import CatalogError, LeaseLostError
 from partita.storage.engine import make_engine, now_sql, redact_url, translate_errors
 from partita.storage.records import (
     AttemptRecord,
@@ -49,8 +50,14 @@ _STATES_OF_ASSETS = _STATES.where(P.asset.in_(bindparam("w_assets", expanding=Tr
 _STATES_OF_PARTITIONS = _STATES.where(
     tuple_(P.asset, P.partition).in_(bindparam("w_pairs", expanding=True))
 )
-_LEASE = select(P.lease_owner, P.lease_token, P.lease_expires).where(*_ONE_PARTITION)
-_LEASE_AND_VERSION = select(P.lease_owner, P.lease_token, P.version_id).where(*_ONE_PARTITION)
+# FOR UPDATE locks the partition's row where the database has row locks (SQLite's
+# BEGIN IMMEDIATE already serializes writers), so a lease is read and changed atomically.
+_LEASE = (
+    select(P.lease_owner, P.lease_token, P.lease_expires).where(*_ONE_PARTITION).with_for_update()
+)
+_LEASE_AND_VERSION = (
+    select(P.lease_owner, P.lease_token, P.version_id).where(*_ONE_PARTITION).with_for_update()
+)
 _INSERT_PARTITION = insert(PartitionRow.__table__)
 _UPDATE_PARTITION = update(PartitionRow.__table__).where(*_ONE_PARTITION)
 _RELEASE = update(PartitionRow.__table__).where(
@@ -175,6 +182,14 @@ class Catalog:
         Returns ``None`` while another live owner holds it. An expired lease, or one
         whose owner process on this host is gone, is taken over.
         """
+        try:
+            return self._acquire(asset, partition, owner)
+        except CatalogError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                return None  # another writer created the partition's row first: it holds it
+            raise
+
+    def _acquire(self, asset: str, partition: str, owner: str) -> int | None:
         with self._write("taking a lease") as conn:
             now = self._db_now(conn)
             where = {"w_asset": asset, "w_partition": partition}
@@ -246,6 +261,8 @@ class Catalog:
     ) -> None:
         """Make ``version`` the partition's current version, if ``token`` is still current.
 
+        The lease stays held: the writer removes superseded files, then releases it.
+
         Raises:
             LeaseLostError: another writer took the lease over; nothing was committed.
         """
@@ -289,8 +306,6 @@ class Catalog:
                     "data_version": version.data_version,
                     "input_hash": version.input_hash,
                     "failure": None,
-                    "lease_owner": None,
-                    "lease_expires": None,
                     "updated_at": now,
                 },
             )

@@ -742,3 +742,50 @@ def test_logs_of_parallel_steps_stay_with_their_attempt(make_project) -> None:
         assert line.attempt == 1
     step_ids = {s.partition: s.step_id for s in project.run("last").steps}
     assert all(line.step_id == step_ids[line.partition] for line in lines)
+
+
+def test_a_cleanup_failure_after_the_commit_does_not_fail_the_step(
+    make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(
+        """
+        @pt.asset(partitions=daily)
+        def a():
+            return {"n": 1}
+        """
+    )
+    store = project.store
+
+    def broken_listing(*args: Any, **kwargs: Any) -> list[str]:
+        raise pt.StorageError("listing failed: permission denied")
+
+    monkeypatch.setattr(store, "leftovers", broken_listing)
+    result = project.materialize("a", DAY)
+    assert result.ok
+    assert project.read("a", DAY) == {"n": 1}
+    logs = [line.message for line in project.logs("last")]
+    assert any("could not remove superseded files" in message for message in logs)
+
+
+def test_the_lease_is_held_until_superseded_files_are_removed(
+    make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(
+        """
+        @pt.asset(partitions=daily)
+        def a():
+            return {"n": 1}
+        """
+    )
+    store = project.store
+    seen: list[int | None] = []
+    listing = store.leftovers
+
+    def leftovers_while_another_writer_tries(*args: Any, **kwargs: Any) -> list[str]:
+        seen.append(project.catalog.acquire("a", DAY, "another-writer"))
+        return listing(*args, **kwargs)
+
+    monkeypatch.setattr(store, "leftovers", leftovers_while_another_writer_tries)
+    assert project.materialize("a", DAY).ok
+    assert seen == [None]  # during the clean-up the partition was still leased
+    assert project.catalog.acquire("a", DAY, "another-writer") is not None

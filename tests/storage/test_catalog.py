@@ -85,10 +85,11 @@ def new_version(version_id: str, data: str = "d1", *, code: str = "c1", run: str
 
 
 def build(catalog: Catalog, asset: str, partition: str, version: NewVersion, owner: str = "w"):
-    """Take the lease and commit ``version`` (what a successful step does)."""
+    """Take the lease, commit ``version`` and release (what a successful step does)."""
     token = catalog.acquire(asset, partition, owner)
     assert token is not None
     catalog.commit(asset, partition, owner, token, version)
+    catalog.release(asset, partition, owner, token)
 
 
 @contextlib.contextmanager
@@ -205,6 +206,7 @@ class TestCatalog:
         catalog.release(A, DAY1, "w1", tokens[-1])
         tokens.append(catalog.acquire(A, DAY1, "w2"))
         catalog.commit(A, DAY1, "w2", tokens[-1], new_version("v1"))
+        catalog.release(A, DAY1, "w2", tokens[-1])
         tokens.append(catalog.acquire(A, DAY1, "w3"))
 
         assert None not in tokens
