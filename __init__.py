@@ -6,9 +6,9 @@ through :class:`Project` (or the ``partita`` command).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from partita import _lazy
 from partita.errors import (
     CatalogError,
     ConfigError,
@@ -71,13 +71,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'partita' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = _lazy.exports(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

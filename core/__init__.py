@@ -6,8 +6,9 @@ does not pull in the catalog and pyarrow.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from partita import _lazy
 
 if TYPE_CHECKING:
     from partita.core.config import Settings, load_settings
@@ -37,12 +38,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'partita.core' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"partita.core.{module}"), name)
-
+__getattr__ = _lazy.exports(
+    __name__, {name: f"partita.core.{module}" for name, module in _LAZY.items()}
+)
 
 __all__ = [
     "AssetStatus",

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from partita.assets import UNPARTITIONED, Asset, AssetGraph, Context
+from partita.assets import Asset, AssetGraph, Context
 from partita.core.executors import make_executor
 from partita.core.logcapture import asset_logger, capture
 from partita.core.planner import Plan, Step, step_dependencies
@@ -449,4 +449,4 @@ def _combine(kind: str, values: list[Any]) -> Any:
     return concat_values(values) if values else None
 
 
-__all__ = ["UNPARTITIONED", "Materializer", "RunResult", "StepOutcome"]
+__all__ = ["Materializer", "RunResult", "StepOutcome"]

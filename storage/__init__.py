@@ -6,8 +6,9 @@ that never touch data fast to start.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from partita import _lazy
 from partita.storage.records import (
     AttemptRecord,
     LogLine,
@@ -29,14 +30,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'partita.storage' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = _lazy.exports(__name__, _LAZY)
 
 __all__ = [
     "AttemptRecord",

@@ -50,3 +50,14 @@ def record_build() -> RecordBuild:
         return copied
 
     return record
+
+
+def builder(record: RecordBuild, graph: AssetGraph, now: dt.datetime) -> Callable[..., States]:
+    """Build partitions in order: ``build(states, ("raw", DAY), ("clean", DAY), data=...)``."""
+
+    def run(states: States, *nodes: tuple[str, str], now: dt.datetime = now, **kw: str) -> States:
+        for asset, key in nodes:
+            states = record(graph, states, asset, key, now, **kw)
+        return states
+
+    return run

@@ -744,16 +744,17 @@ def test_logs_of_parallel_steps_stay_with_their_attempt(make_project) -> None:
     assert all(line.step_id == step_ids[line.partition] for line in lines)
 
 
+ONE_JSON_ASSET = """
+@pt.asset(partitions=daily)
+def a():
+    return {"n": 1}
+"""
+
+
 def test_a_cleanup_failure_after_the_commit_does_not_fail_the_step(
     make_project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = make_project(
-        """
-        @pt.asset(partitions=daily)
-        def a():
-            return {"n": 1}
-        """
-    )
+    project = make_project(ONE_JSON_ASSET)
     store = project.store
 
     def broken_listing(*args: Any, **kwargs: Any) -> list[str]:
@@ -770,13 +771,7 @@ def test_a_cleanup_failure_after_the_commit_does_not_fail_the_step(
 def test_the_lease_is_held_until_superseded_files_are_removed(
     make_project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = make_project(
-        """
-        @pt.asset(partitions=daily)
-        def a():
-            return {"n": 1}
-        """
-    )
+    project = make_project(ONE_JSON_ASSET)
     store = project.store
     seen: list[int | None] = []
     listing = store.leftovers

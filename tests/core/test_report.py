@@ -23,9 +23,7 @@ from partita.core.report import (
 )
 from partita.core.status import FRESH, MISSING, STALE, StatusResolver
 from partita.storage.records import PartitionState, VersionRecord
-
-States = dict[str, dict[str, PartitionState]]
-RecordBuild = Callable[..., States]
+from tests.core.conftest import RecordBuild, States, builder
 
 NOW = dt.datetime(2026, 4, 10, 12, 0, tzinfo=dt.UTC)
 DAILY = pt.DailyPartitions(start="2026-04-01")
@@ -61,12 +59,7 @@ GRAPH = AssetGraph(
 
 @pytest.fixture
 def build(record_build: RecordBuild) -> Callable[..., States]:
-    def run(states: States, *nodes: tuple[str, str], now: dt.datetime = NOW, **kw: str) -> States:
-        for asset, key in nodes:
-            states = record_build(GRAPH, states, asset, key, now, **kw)
-        return states
-
-    return run
+    return builder(record_build, GRAPH, NOW)
 
 
 def recorded(states: States, asset: str, key: str, inputs: dict) -> VersionRecord:

@@ -24,9 +24,7 @@ from partita.core.status import (
     input_fingerprint,
 )
 from partita.storage.records import PartitionState
-
-States = dict[str, dict[str, PartitionState]]
-RecordBuild = Callable[..., States]
+from tests.core.conftest import RecordBuild, States, builder
 
 NOW = dt.datetime(2026, 4, 10, 12, 0, tzinfo=dt.UTC)
 DAILY = pt.DailyPartitions(start="2026-04-01")
@@ -72,13 +70,7 @@ GRAPH = AssetGraph(
 @pytest.fixture
 def build(record_build: RecordBuild) -> Callable[..., States]:
     """Build partitions in order: ``build(states, ("raw", DAY), ("clean", DAY), data=...)``."""
-
-    def run(states: States, *nodes: tuple[str, str], now: dt.datetime = NOW, **kw: str) -> States:
-        for asset, key in nodes:
-            states = record_build(GRAPH, states, asset, key, now, **kw)
-        return states
-
-    return run
+    return builder(record_build, GRAPH, NOW)
 
 
 def status(states: States, asset: str, key: str = DAY, now: dt.datetime = NOW) -> PartitionStatus:

@@ -57,14 +57,19 @@ def _sqlite_executor(path: Path) -> Callable[[str, tuple[object, ...]], list[tup
     return execute
 
 
-@pytest.fixture(params=["sqlite"])
+def _sqlite_factory(tmp_path: Path) -> CatalogFactory:
+    path = tmp_path / "catalog.db"
+    return CatalogFactory(f"sqlite:///{path}", _sqlite_executor(path))
+
+
+# Each backend: how to make a fresh database and open catalogs on it.
+BACKENDS: dict[str, Callable[[Path], CatalogFactory]] = {"sqlite": _sqlite_factory}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
 def make_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogFactory]:
     """Open catalogs (several handles, like several processes) on one fresh database."""
-    if request.param == "sqlite":
-        path = tmp_path / "catalog.db"
-        factory = CatalogFactory(f"sqlite:///{path}", _sqlite_executor(path))
-    else:  # pragma: no cover - a PostgreSQL parameter plugs in here
-        raise NotImplementedError(request.param)
+    factory = BACKENDS[request.param](tmp_path)
     yield factory
     factory.close()
 
