@@ -3,35 +3,62 @@
 from partita.assets.asset import Asset, Dep, RetryPolicy, asset
 from partita.assets.context import Context
 from partita.assets.graph import AssetGraph, Edge
+from partita.assets.keyedpartitions import DynamicPartitions, StaticPartitions
 from partita.assets.keys import UNPARTITIONED, check_asset_key, check_safe_key, display_key
 from partita.assets.loader import collect_assets, load_graph, load_module
 from partita.assets.mappings import (
     AllPartitions,
+    Containment,
+    Dimensions,
     Identity,
     LastPartition,
     PartitionMapping,
+    Previous,
     UpstreamPartitions,
     Window,
     default_mapping,
 )
-from partita.assets.partitions import DailyPartitions, PartitionsDefinition, TimeWindow, parse_day
+from partita.assets.multipartitions import MultiPartitions
+from partita.assets.partitions import DynamicKeys, KeySpace, PartitionsDefinition, TimeWindow
+from partita.assets.timekeys import parse_day
+from partita.assets.timepartitions import (
+    CronPartitions,
+    DailyPartitions,
+    HourlyPartitions,
+    MonthlyPartitions,
+    TimePartitions,
+    WeeklyPartitions,
+)
 
 __all__ = [
     "UNPARTITIONED",
     "AllPartitions",
     "Asset",
     "AssetGraph",
+    "Containment",
     "Context",
+    "CronPartitions",
     "DailyPartitions",
     "Dep",
+    "Dimensions",
+    "DynamicKeys",
+    "DynamicPartitions",
     "Edge",
+    "HourlyPartitions",
     "Identity",
+    "KeySpace",
     "LastPartition",
+    "MonthlyPartitions",
+    "MultiPartitions",
     "PartitionMapping",
     "PartitionsDefinition",
+    "Previous",
     "RetryPolicy",
+    "StaticPartitions",
+    "TimePartitions",
     "TimeWindow",
     "UpstreamPartitions",
+    "WeeklyPartitions",
     "Window",
     "asset",
     "check_asset_key",

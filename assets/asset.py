@@ -33,7 +33,7 @@ class Dep(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     asset: str
-    mapping: PartitionMapping | None = Field(default=None, discriminator="kind")
+    mapping: PartitionMapping | None = None
     param: str | None = None
 
 
@@ -74,7 +74,7 @@ class Asset(BaseModel):
     def declaration(self) -> dict[str, Any]:
         """Everything declared that changes what the asset produces."""
         return {
-            "partitions": self.partitions.model_dump(mode="json") if self.partitions else None,
+            "partitions": self.partitions.shape() if self.partitions else None,
             "deps": [d.model_dump(mode="json") for d in self.deps],
             "format": self.format,
             "schema": describe_schema(self.output_schema),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from partita.assets.asset import Asset
+from partita.assets.keyedpartitions import DynamicPartitions
 from partita.assets.mappings import PartitionMapping, default_mapping
 from partita.errors import DefinitionError
 
@@ -56,6 +57,11 @@ class AssetGraph:
         up = self._assets[upstream]
         resolved = mapping or default_mapping(item.partitions, up.partitions)
         resolved.check(item.partitions, up.partitions, f"{item.key} <- {upstream}")
+        if upstream == item.key and not resolved.earlier_only():
+            raise DefinitionError(
+                f"asset {item.key!r} depends on itself: a self-dependency must read strictly "
+                "earlier partitions; use Previous() or Window(size=..., offset=-1)"
+            )
         return Edge(upstream=upstream, downstream=item.key, mapping=resolved, param=param)
 
     def _toposort(self) -> tuple[str, ...]:
@@ -79,7 +85,7 @@ class AssetGraph:
                 here = [*path, key]
                 stack.append(("", here))
                 for edge in sorted(self._upstream[key], key=lambda e: e.upstream, reverse=True):
-                    if state.get(edge.upstream) != 2:
+                    if edge.upstream != key and state.get(edge.upstream) != 2:
                         stack.append((edge.upstream, here))
         return tuple(order)
 
@@ -109,6 +115,22 @@ class AssetGraph:
     def upstream(self, key: str) -> tuple[Edge, ...]:
         """The edges into ``key``."""
         return self._upstream[key]
+
+    def dynamic_sets(self) -> list[str]:
+        """The names of the dynamic partitions sets the assets use."""
+        return sorted(
+            {
+                definition.name
+                for item in self._assets.values()
+                if item.partitions is not None
+                for definition in item.partitions.dimensions().values()
+                if isinstance(definition, DynamicPartitions)
+            }
+        )
+
+    def self_dependent(self, key: str) -> bool:
+        """Whether ``key`` reads its own earlier partitions."""
+        return any(edge.upstream == key for edge in self._upstream[key])
 
     def downstream(self, key: str) -> tuple[Edge, ...]:
         """The edges out of ``key``."""

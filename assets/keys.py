@@ -33,6 +33,17 @@ def check_safe_key(key: str) -> str:
     return key
 
 
+def check_key_part(key: str) -> str:
+    """Validate one dimension's key: safe, and free of the characters keys are joined by."""
+    check_safe_key(key)
+    if not key or key != key.strip() or any(sep in key for sep in "|,="):
+        raise PartitionKeyError(
+            f"invalid partition key {key!r}: a key must be non-empty, without surrounding "
+            "spaces and without '|', ',' or '='"
+        )
+    return key
+
+
 def display_key(key: str) -> str:
     """How a partition key is shown to people (the unpartitioned key is shown as '-')."""
     return key if key != UNPARTITIONED else "-"

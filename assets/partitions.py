@@ -1,25 +1,30 @@
-"""Partitions definitions: which partition keys an asset has, and their time windows.
+"""Partitions definitions: which partition keys an asset has, and how they are spelled.
 
-A time partition's window is half-open ``[start, end)`` in the definition's timezone;
-a partition is due once its window has ended. Keys are canonical strings
-(``2026-04-08``) rendered as hive path segments (``date=2026-04-08``).
+A definition is a declaration (a frozen pydantic model). Bound to a moment and to the
+dynamic keys recorded in the catalog it becomes a :class:`KeySpace`: the ordered keys
+that exist then (time partitions are due once their window has ended). Keys are
+canonical strings (``2026-04-08``, ``2026-04``, ``2026-04-08T13:00``, ``2026-04-08|eu``)
+rendered as hive path segments (``date=2026-04-08/region=eu``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pendulum
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from partita.assets.keys import check_safe_key
-from partita.errors import DefinitionError, PartitionKeyError
+from partita.errors import PartitionKeyError
 
-_DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ONE_DAY = dt.timedelta(days=1)
+DynamicKeys = Mapping[str, Sequence[str]]
+"""The keys of every dynamic partitions set, by set name, in the order they were added."""
+
+NO_DYNAMIC_KEYS: DynamicKeys = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,151 +35,153 @@ class TimeWindow:
     end: pendulum.DateTime
 
 
-class DailyPartitions(BaseModel):
-    """One partition per calendar day in a timezone.
-
-    Args:
-        start: the first day (``"2026-01-01"`` or a date).
-        timezone: an IANA timezone name; a day runs from midnight to midnight there.
-        end: the first day *not* included; ``None`` means the partitions go on to
-            the last day that has ended.
-    """
+class PartitionsDefinition(BaseModel, ABC):
+    """The base of every partitions definition (``None`` means unpartitioned)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    start: dt.date
-    timezone: str = "UTC"
-    end: dt.date | None = None
-    dimension: str = "date"
+    @abstractmethod
+    def space(self, now: dt.datetime, dynamic: DynamicKeys = NO_DYNAMIC_KEYS) -> KeySpace:
+        """The keys that exist at ``now`` (with ``dynamic`` keys for dynamic sets)."""
 
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _parse_day(cls, value: Any) -> Any:
-        if isinstance(value, str) and not _DATE_KEY.fullmatch(value):
-            raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD")
-        return value
+    @abstractmethod
+    def dimensions(self) -> dict[str, PartitionsDefinition]:
+        """The definition's dimensions by name (one for a single-dimension definition)."""
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            pendulum.timezone(value)
-        except Exception as exc:  # pendulum raises its own InvalidTimezone
-            raise ValueError(f"unknown timezone {value!r}") from exc
-        return value
+    @abstractmethod
+    def shape(self) -> dict[str, Any]:
+        """What the keys look like, without their range (start, end, static key list).
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> DailyPartitions:
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end {self.end} must be after start {self.start}")
-        return self
-
-    # -- keys and indexes: integers (days since start) keep the hot paths cheap --
-
-    def key_at(self, index: int) -> str:
-        """The key of the partition ``index`` days after the start."""
-        return dt.date.fromordinal(self.start.toordinal() + index).isoformat()
-
-    def index(self, key: str) -> int:
-        """Days from the start to ``key`` (negative before the start)."""
-        return dt.date.fromisoformat(key).toordinal() - self.start.toordinal()
-
-    def count(self, now: dt.datetime) -> int:
-        """How many partitions are due at ``now`` (their window has ended)."""
-        today = pendulum.instance(now).in_timezone(self.timezone).date()
-        last = today if self.end is None else min(today, self.end)
-        return max(0, last.toordinal() - self.start.toordinal())
-
-    def keys(self, now: dt.datetime) -> list[str]:
-        """Every due partition key at ``now``, oldest first."""
-        first = self.start.toordinal()
-        return [dt.date.fromordinal(first + i).isoformat() for i in range(self.count(now))]
-
-    def keys_between(self, first: str, last: str, now: dt.datetime) -> list[str]:
-        """Due keys from ``first`` to ``last`` inclusive, clipped to the definition."""
-        lo = max(0, self.index(first))
-        hi = min(self.count(now) - 1, self.index(last))
-        return [self.key_at(i) for i in range(lo, hi + 1)]
-
-    def contains(self, key: str, now: dt.datetime) -> bool:
-        """Whether ``key`` is a due partition of this definition at ``now``."""
-        return 0 <= self.index(key) < self.count(now)
-
-    def parse(self, text: str, now: dt.datetime, *, asset: str = "") -> str:
-        """Validate a user-given key and return it in canonical form.
-
-        Raises:
-            PartitionKeyError: the key is malformed, unsafe, before the start, or
-                its window has not ended yet.
+        Two definitions with the same shape spell the same partition the same way, so a
+        change of range keeps every recorded partition; a change of shape does not.
         """
-        check_safe_key(text)
-        if not _DATE_KEY.fullmatch(text):
-            raise PartitionKeyError(f"{text!r} is not a daily partition key; use YYYY-MM-DD")
-        try:
-            day = dt.date.fromisoformat(text)
-        except ValueError as exc:
-            raise PartitionKeyError(
-                f"{text!r} is not a valid date ({exc}); use YYYY-MM-DD"
-            ) from exc
-        owner = f"{asset}'s" if asset else "the"
-        if day < self.start:
-            raise PartitionKeyError(
-                f"partition {text} is before {owner} first partition {self.start} "
-                "(the start of its DailyPartitions)"
-            )
-        if self.end is not None and day >= self.end:
-            raise PartitionKeyError(
-                f"partition {text} is past {owner} last partition "
-                f"{dt.date.fromordinal(self.end.toordinal() - 1)}"
-            )
-        if self.index(text) >= self.count(now):
-            raise PartitionKeyError(
-                f"partition {text} is not complete yet: its day has not ended in {self.timezone}"
-            )
-        return text
 
-    def window(self, key: str) -> TimeWindow:
-        """The partition's time window in the definition's timezone."""
-        day = dt.date.fromisoformat(key)
-        return TimeWindow(start=self._day_start(day), end=self._day_start(day + _ONE_DAY))
+    @abstractmethod
+    def describe(self) -> str:
+        """A short human description, for listings."""
 
-    def _day_start(self, day: dt.date) -> pendulum.DateTime:
-        # The first instant of ``day`` there: the earlier midnight when a DST change repeats
-        # it, and the moment clocks jump when a DST change skips midnight (Santiago, Cairo),
-        # so that consecutive windows tile time (``start.add(days=1)`` would overlap them).
-        early = pendulum.datetime(day.year, day.month, day.day, tz=self.timezone, fold=0)
-        if early.date() == day:
-            return early
-        return pendulum.datetime(day.year, day.month, day.day, tz=self.timezone, fold=1)
+    def window(self, key: str) -> TimeWindow | None:
+        """The partition's time window, or ``None`` for keys without time."""
+        return None
+
+    def split(self, key: str) -> dict[str, str]:
+        """The key of each dimension of ``key``."""
+        (name,) = self.dimensions()
+        return {name: key}
 
     def segments(self, key: str) -> str:
         """The hive path segment(s) of ``key``: ``date=2026-04-08``."""
-        return f"{self.dimension}={key}"
+        return "/".join(f"{name}={part}" for name, part in self.split(key).items())
 
-    def describe(self) -> str:
-        """A short human description, for listings."""
-        end = f" to {self.end}" if self.end else ""
-        return f"daily from {self.start}{end} ({self.timezone})"
+    def from_segments(self, path: str) -> str:
+        """The key whose :meth:`segments` are ``path`` (the inverse of :meth:`segments`).
+
+        Raises:
+            PartitionKeyError: ``path`` is not this definition's segments.
+        """
+        names = list(self.dimensions())
+        parts = path.split("/")
+        found = dict(part.partition("=")[::2] for part in parts)
+        if len(parts) != len(names) or list(found) != names:
+            expected = "/".join(f"{name}=..." for name in names)
+            raise PartitionKeyError(f"{path!r} is not a partition path; expected {expected}")
+        return self.join(found)
+
+    def join(self, parts: Mapping[str, str]) -> str:
+        """The key made of one key per dimension (the inverse of :meth:`split`)."""
+        (name,) = self.dimensions()
+        return parts[name]
 
 
-PartitionsDefinition = DailyPartitions
-"""Every partitions definition partita supports; ``None`` means unpartitioned."""
+class KeySpace(ABC):
+    """The partition keys of one definition at one moment, ordered oldest first.
 
+    ``index`` and ``key_at`` are positions in that order. Time spaces also give
+    positions outside ``[0, len)`` to well-formed keys the definition cannot supply (before
+    its start, after its end, not due yet), which mappings report as out of range.
+    """
 
-def parse_day(text: str) -> dt.date:
-    """Parse a ``YYYY-MM-DD`` bound given on the command line or to the API."""
-    if not _DATE_KEY.fullmatch(text):
-        raise PartitionKeyError(f"{text!r} is not a date; use YYYY-MM-DD")
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise PartitionKeyError(f"{text!r} is not a valid date ({exc}); use YYYY-MM-DD") from exc
+    definition: PartitionsDefinition
 
+    @abstractmethod
+    def __len__(self) -> int: ...
 
-def check_compatible(down: DailyPartitions, up: DailyPartitions, what: str) -> None:
-    """Raise :class:`DefinitionError` if two time definitions cannot be mapped key to key."""
-    if down.timezone != up.timezone:
-        raise DefinitionError(
-            f"{what}: partitions in different timezones ({down.timezone} and {up.timezone}) "
-            "cannot be mapped day to day"
+    @abstractmethod
+    def key_at(self, index: int) -> str:
+        """The key at position ``index``."""
+
+    @abstractmethod
+    def index(self, key: str) -> int | None:
+        """The position of ``key``, or ``None`` if it is not a key of this shape."""
+
+    @abstractmethod
+    def parse(self, text: str, *, asset: str = "") -> str:
+        """Validate a user-given key and return it in canonical form.
+
+        Raises:
+            PartitionKeyError: malformed, unsafe, or not an existing partition, with a
+                message that says which and how to write it.
+        """
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        index = self.index(key)
+        return index is not None and 0 <= index < len(self)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def keys(self) -> list[str]:
+        """Every key, oldest first."""
+        return [self.key_at(i) for i in range(len(self))]
+
+    def select(self, first: str | None, last: str | None, *, asset: str = "") -> list[str]:
+        """The keys whose time overlaps ``first``..``last`` (dates or datetimes, inclusive).
+
+        Raises:
+            PartitionKeyError: the definition has no time dimension, or a bound is malformed.
+        """
+        owner = f"{asset} has" if asset else "these partitions have"
+        raise PartitionKeyError(
+            f"{owner} no time dimension, so --from/--to cannot select them; "
+            "name partitions with --partition"
         )
+
+
+class ListSpace(KeySpace):
+    """A space of explicitly listed keys (static or dynamic partitions)."""
+
+    def __init__(self, definition: PartitionsDefinition, keys: Sequence[str], what: str) -> None:
+        self.definition = definition
+        self._keys = tuple(keys)
+        self._index = {key: i for i, key in enumerate(self._keys)}
+        self._what = what
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def key_at(self, index: int) -> str:
+        return self._keys[index]
+
+    def index(self, key: str) -> int | None:
+        return self._index.get(key)
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def parse(self, text: str, *, asset: str = "") -> str:
+        check_safe_key(text)
+        if text in self._index:
+            return text
+        owner = f" of {asset}" if asset else ""
+        known = f"the keys {key_list(self._keys)}" if self._keys else "no keys yet"
+        raise PartitionKeyError(f"{text!r} is not a partition{owner}: {self._what} has {known}")
+
+
+def key_list(keys: Sequence[str], limit: int = 10) -> str:
+    """A short listing of keys for a message."""
+    return ", ".join(keys[:limit]) + (", ..." if len(keys) > limit else "")

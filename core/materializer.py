@@ -170,7 +170,7 @@ class Materializer:
         on_step: Callable[[StepOutcome], None] | None,
     ) -> list[StepOutcome]:
         steps = run.plan.steps
-        waits = step_dependencies(self.graph, steps, run.plan.now)
+        waits = step_dependencies(self.graph, steps, run.plan.now, run.plan.dynamic)
         blocking = [len(set(w)) for w in waits]
         dependents: list[list[int]] = [[] for _ in steps]
         for index, upstream in enumerate(waits):
@@ -292,13 +292,15 @@ class _Run:
     def _is_fresh(self, step: Step) -> bool:
         """Re-check a step just before running it, against the catalog as it is now."""
         graph = self.m.graph
-        mapper = StatusResolver(graph, {}, self.plan.now)
+        mapper = StatusResolver(graph, {}, self.plan.now, self.plan.dynamic)
         wanted: dict[str, set[str]] = {step.asset: {step.partition}}
         for edge in graph.upstream(step.asset):
             wanted.setdefault(edge.upstream, set()).update(
                 mapper.upstream_keys(edge, step.partition)
             )
-        current = StatusResolver(graph, self.m.catalog.states_of(wanted), self.plan.now)
+        current = StatusResolver(
+            graph, self.m.catalog.states_of(wanted), self.plan.now, self.plan.dynamic
+        )
         state = current.state(step.asset, step.partition)
         if state.version_id is None or state.code_version != graph.get(step.asset).code_version:
             return False
@@ -374,6 +376,7 @@ class _Run:
                 asset=item.key,
                 partition_key=step.partition if item.partitions else None,
                 partition=window,
+                dimensions=item.partitions.split(step.partition) if item.partitions else {},
                 run_id=self.run_id,
                 attempt=number,
                 log=asset_logger(item.key),
@@ -419,7 +422,7 @@ class _Run:
     ) -> tuple[dict[str, Any], dict[str, dict[str, str | None]]]:
         kwargs: dict[str, Any] = {}
         inputs: dict[str, dict[str, str | None]] = {}
-        resolver = StatusResolver(self.m.graph, {}, self.plan.now)
+        resolver = StatusResolver(self.m.graph, {}, self.plan.now, self.plan.dynamic)
         for edge in self.m.graph.upstream(item.key):
             keys = resolver.upstream_keys(edge, partition)
             versions = self.m.catalog.versions(edge.upstream, keys)
@@ -442,7 +445,7 @@ class _Run:
 
 
 def _combine(kind: str, values: list[Any]) -> Any:
-    if kind in ("identity", "last") and len(values) == 1:
+    if kind in ("identity", "last", "previous") and len(values) == 1:
         return values[0]
     from partita.storage.formats import concat_values
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from partita.assets import AssetGraph
+from partita.assets import AssetGraph, DynamicKeys
 from partita.core.status import FORCED, FRESH, Cause, States, StatusResolver
 
 
@@ -43,6 +43,7 @@ class Plan(BaseModel):
         fresh: the asked-for partitions that are already fresh (nothing to do).
         targets: what was asked for.
         now: the time the plan was made for (which partitions were due).
+        dynamic: the dynamic partition keys the plan was made with.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -52,6 +53,7 @@ class Plan(BaseModel):
     targets: tuple[Target, ...]
     now: dt.datetime
     force: bool = False
+    dynamic: dict[str, tuple[str, ...]] = {}
 
     @property
     def empty(self) -> bool:
@@ -66,6 +68,7 @@ def plan(
     now: dt.datetime,
     *,
     force: bool = False,
+    dynamic: DynamicKeys | None = None,
 ) -> Plan:
     """Plan the builds that make ``targets`` fresh.
 
@@ -74,7 +77,7 @@ def plan(
     even when fresh (their upstream only when it is not fresh), and so are the
     partitions that read a forced target on the way to another target.
     """
-    resolver = StatusResolver(graph, states, now)
+    resolver = StatusResolver(graph, states, now, dynamic)
     chosen: dict[tuple[str, str], Cause] = {}
     fresh: list[tuple[str, str]] = []
     todo: list[tuple[str, str]] = []
@@ -100,12 +103,26 @@ def plan(
     rank = {asset: index for index, asset in enumerate(graph.order)}
     if force:
         _add_readers_of_forced(graph, resolver, targets, chosen, rank)
-    ordered = sorted(chosen, key=lambda node: (rank[node[0]], node[1]))
+    ordered = sorted(chosen, key=lambda node: (rank[node[0]], _position(resolver, *node), node[1]))
     steps = tuple(
         Step(asset=a, partition=p, reason=str(chosen[(a, p)]), kind=chosen[(a, p)].kind)
         for a, p in ordered
     )
-    return Plan(steps=steps, fresh=tuple(fresh), targets=tuple(targets), now=now, force=force)
+    return Plan(
+        steps=steps,
+        fresh=tuple(fresh),
+        targets=tuple(targets),
+        now=now,
+        force=force,
+        dynamic={name: tuple(keys) for name, keys in (dynamic or {}).items()},
+    )
+
+
+def _position(resolver: StatusResolver, asset: str, key: str) -> int:
+    # Oldest first: a partition's place in its asset's key order (time order).
+    space = resolver.space(asset)
+    position = space.index(key) if space is not None else None
+    return -1 if position is None else position
 
 
 def _add_readers_of_forced(
@@ -138,11 +155,11 @@ def _add_readers_of_forced(
 
 
 def step_dependencies(
-    graph: AssetGraph, steps: Sequence[Step], now: dt.datetime
+    graph: AssetGraph, steps: Sequence[Step], now: dt.datetime, dynamic: DynamicKeys | None = None
 ) -> list[list[int]]:
     """For each step, the indexes of the steps it must wait for."""
     index = {(s.asset, s.partition): i for i, s in enumerate(steps)}
-    resolver = StatusResolver(graph, {}, now)
+    resolver = StatusResolver(graph, {}, now, dynamic)
     waits: list[list[int]] = []
     for step in steps:
         mine: list[int] = []

@@ -10,7 +10,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from partita.assets import UNPARTITIONED, AssetGraph, load_graph, parse_day
+from partita.assets import (
+    UNPARTITIONED,
+    AssetGraph,
+    DynamicKeys,
+    DynamicPartitions,
+    KeySpace,
+    load_graph,
+)
 from partita.core.config import (
     Settings,
     load_settings,
@@ -83,7 +90,66 @@ class Project:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- targets ----------------------------------------------------------------------
+    # -- partitions and targets ---------------------------------------------------------
+
+    def dynamic_keys(self) -> dict[str, tuple[str, ...]]:
+        """The keys of every dynamic partitions set the definitions use (from the catalog)."""
+        names = self.graph.dynamic_sets()
+        return self.catalog.dynamic_keys(names) if names else {}
+
+    def partitions(
+        self, asset: str, *, start: str | None = None, end: str | None = None
+    ) -> list[str]:
+        """The partition keys of ``asset`` that exist now, oldest first (optionally a range)."""
+        space = self._space(asset, self.now(), self.dynamic_keys())
+        if space is None:
+            raise PlanError(f"{asset} is not partitioned: it has one partition and no keys")
+        if start is None and end is None:
+            return space.keys()
+        return space.select(start, end, asset=asset)
+
+    def add_partitions(
+        self, asset: str, keys: Sequence[str], *, dimension: str | None = None
+    ) -> list[str]:
+        """Add keys to the dynamic partitions of ``asset``; returns the keys that were new."""
+        _, definition = self._dynamic_dimension(asset, dimension)
+        if not keys:
+            raise PlanError("name at least one key to add")
+        for key in keys:
+            definition.check_new_key(key)
+        return self.catalog.add_dynamic_keys(definition.name, list(keys))
+
+    def remove_partitions(
+        self, asset: str, keys: Sequence[str], *, dimension: str | None = None
+    ) -> list[str]:
+        """Remove keys from a dynamic set (their state is kept, hidden); returns those removed."""
+        _, definition = self._dynamic_dimension(asset, dimension)
+        return self.catalog.remove_dynamic_keys(definition.name, list(keys))
+
+    def _dynamic_dimension(
+        self, asset: str, dimension: str | None
+    ) -> tuple[str, DynamicPartitions]:
+        definition = self.graph.get(asset).partitions
+        found = [
+            (name, d)
+            for name, d in (definition.dimensions().items() if definition else ())
+            if isinstance(d, DynamicPartitions) and dimension in (None, name)
+        ]
+        if not found:
+            what = definition.describe() if definition else "unpartitioned"
+            which = f" named {dimension!r}" if dimension else ""
+            raise PlanError(
+                f"{asset} has no dynamic partitions{which} (its partitions: {what}); "
+                "declare DynamicPartitions(...) to add keys at run time"
+            )
+        if len(found) > 1:
+            names = ", ".join(name for name, _ in found)
+            raise PlanError(f"{asset} has several dynamic dimensions ({names}): pick one")
+        return found[0]
+
+    def _space(self, asset: str, now: dt.datetime, dynamic: DynamicKeys) -> KeySpace | None:
+        definition = self.graph.get(asset).partitions
+        return None if definition is None else definition.space(now, dynamic)
 
     def targets(
         self,
@@ -100,37 +166,37 @@ class Project:
             PlanError: a partition missing for a partitioned asset, or given for an
                 unpartitioned one.
         """
+        return self._targets(assets, partition, start, end, self.now(), self.dynamic_keys())
+
+    def _targets(
+        self,
+        assets: Sequence[str],
+        partition: str | None,
+        start: str | None,
+        end: str | None,
+        now: dt.datetime,
+        dynamic: DynamicKeys,
+    ) -> list[Target]:
         if not assets:
             raise PlanError("name at least one asset")
-        now = self.now()
         result: list[Target] = []
         for name in assets:
-            item = self.graph.get(name)
-            definition = item.partitions
+            space = self._space(name, now, dynamic)
             if start is not None or end is not None:
-                if definition is None:
-                    raise PlanError(f"{name} is not partitioned: it has no date range to backfill")
-                keys = self._range(name, start, end, now)
-            elif definition is None:
+                if space is None:
+                    raise PlanError(f"{name} is not partitioned: it has no range to backfill")
+                keys = space.select(start, end, asset=name)
+            elif space is None:
                 if partition is not None:
                     raise PlanError(f"{name} is not partitioned: drop --partition")
                 keys = [UNPARTITIONED]
             else:
                 if partition is None:
-                    raise PlanError(f"{name} is partitioned: pass --partition YYYY-MM-DD")
-                keys = [definition.parse(partition, now, asset=name)]
+                    example = f" (e.g. {space.key_at(len(space) - 1)})" if len(space) else ""
+                    raise PlanError(f"{name} is partitioned: pass --partition KEY{example}")
+                keys = [space.parse(partition, asset=name)]
             result.append(Target(asset=name, partitions=tuple(keys)))
         return result
-
-    def _range(self, name: str, start: str | None, end: str | None, now: dt.datetime) -> list[str]:
-        definition = self.graph.get(name).partitions
-        assert definition is not None
-        if start is None or end is None:
-            raise PlanError("a range needs both --from and --to")
-        first, last = parse_day(start), parse_day(end)
-        if first > last:
-            raise PlanError(f"--from {start} is after --to {end}")
-        return definition.keys_between(first.isoformat(), last.isoformat(), now)
 
     # -- plan and apply ---------------------------------------------------------------
 
@@ -144,10 +210,11 @@ class Project:
         force: bool = False,
     ) -> Plan:
         """Plan what :meth:`materialize` (or :meth:`backfill`) would build."""
-        targets = self.targets(assets, partition, start=start, end=end)
+        now, dynamic = self.now(), self.dynamic_keys()
+        targets = self._targets(assets, partition, start, end, now, dynamic)
         closure = self.graph.closure_upstream([t.asset for t in targets])
         states = self.catalog.states(closure)
-        return plan(self.graph, states, targets, self.now(), force=force)
+        return plan(self.graph, states, targets, now, force=force, dynamic=dynamic)
 
     def apply(
         self,
@@ -210,30 +277,30 @@ class Project:
         names = list(assets) if assets else list(self.graph.order)
         for name in names:
             self.graph.get(name)
-        now = self.now()
+        now, dynamic = self.now(), self.dynamic_keys()
         closure = self.graph.closure_upstream(names)
-        resolver = StatusResolver(self.graph, self.catalog.states(closure), now)
-        first = parse_day(start).isoformat() if start else None
-        last = parse_day(end).isoformat() if end else None
+        resolver = StatusResolver(self.graph, self.catalog.states(closure), now, dynamic)
         reports = []
         for name in (key for key in self.graph.order if key in names):
-            definition = self.graph.get(name).partitions
-            if definition is None:
+            space = resolver.space(name)
+            outside = 0
+            if space is None:
                 keys = [UNPARTITIONED]
-            elif first or last:
-                keys = definition.keys_between(
-                    first or definition.key_at(0), last or "9999-12-31", now
-                )
+            elif start or end:
+                keys = space.select(start, end, asset=name)
             else:
-                keys = definition.keys(now)
-            reports.append(asset_status(resolver, name, keys))
+                keys = space.keys()
+                recorded = resolver.states.get(name, {})
+                outside = sum(1 for k, v in recorded.items() if v.version_id and k not in space)
+            reports.append(asset_status(resolver, name, keys, outside=outside))
         return reports
 
     def why(self, asset: str, partition: str | None = None) -> list[WhyLink]:
         """The chain of causes that make a partition stale or missing, down to the root."""
-        key = self.targets([asset], partition)[0].partitions[0]
+        now, dynamic = self.now(), self.dynamic_keys()
+        key = self._targets([asset], partition, None, None, now, dynamic)[0].partitions[0]
         closure = self.graph.closure_upstream([asset])
-        resolver = StatusResolver(self.graph, self.catalog.states(closure), self.now())
+        resolver = StatusResolver(self.graph, self.catalog.states(closure), now, dynamic)
         recorded = {}
         for a, p in chain_nodes(resolver, asset, key):
             recorded.update({(a, k): v for k, v in self.catalog.versions(a, [p]).items()})

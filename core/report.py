@@ -31,6 +31,8 @@ class AssetStatus:
         ranges: per status, compact ranges of keys (``2026-04-01..2026-04-07``).
         stale: each stale partition with its cause.
         failed: partitions whose last step failed, with the error.
+        outside: committed partitions that the definition no longer has (a moved start,
+            a changed granularity or dimension): kept in the catalog, not counted above.
     """
 
     asset: str
@@ -39,6 +41,7 @@ class AssetStatus:
     ranges: dict[str, list[str]]
     stale: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    outside: int = 0
 
     @property
     def total(self) -> int:
@@ -67,7 +70,9 @@ def _span(keys: Sequence[str], first: int, last: int) -> str:
     return keys[first] if first == last else f"{keys[first]}..{keys[last]}"
 
 
-def asset_status(resolver: StatusResolver, asset: str, keys: Sequence[str]) -> AssetStatus:
+def asset_status(
+    resolver: StatusResolver, asset: str, keys: Sequence[str], *, outside: int = 0
+) -> AssetStatus:
     """Summarize the status of ``keys`` of ``asset``."""
     counts = dict.fromkeys(STATUSES, 0)
     positions: dict[str, list[int]] = {s: [] for s in STATUSES}
@@ -84,7 +89,7 @@ def asset_status(resolver: StatusResolver, asset: str, keys: Sequence[str]) -> A
             failed.append((key, result.failure))
     partitioned = resolver.graph.get(asset).partitions is not None
     ranges = {s: compact_ranges(positions[s], keys) for s in STATUSES if positions[s]}
-    return AssetStatus(asset, partitioned, counts, ranges, stale, failed)
+    return AssetStatus(asset, partitioned, counts, ranges, stale, failed, outside)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from partita.assets import AssetGraph, DailyPartitions, Edge, Identity
+from partita.assets import AssetGraph, DynamicKeys, Edge, Identity, KeySpace, PartitionsDefinition
 from partita.storage.records import PartitionState
 
 FRESH = "fresh"
@@ -95,15 +95,35 @@ class StatusResolver:
         states: per asset, the catalog state of each recorded partition (a snapshot:
             statuses are memoized, so it must not change while the resolver is used).
         now: the time at which partitions are due (no clock is read here).
+        dynamic: the keys of each dynamic partitions set, as recorded in the catalog.
     """
 
-    def __init__(self, graph: AssetGraph, states: States, now: dt.datetime) -> None:
+    def __init__(
+        self,
+        graph: AssetGraph,
+        states: States,
+        now: dt.datetime,
+        dynamic: DynamicKeys | None = None,
+    ) -> None:
         self.graph = graph
         self.states = states
         self.now = now
+        self.dynamic = dynamic or {}
         self._memo: dict[str, dict[str, PartitionStatus]] = {}
         self._mappers: dict[int, tuple[Edge, Callable[[str], tuple[str, ...]]]] = {}
         self._plans: dict[str, _Plan] = {}
+        self._spaces: dict[PartitionsDefinition, KeySpace] = {}
+        self._warmed: dict[str, int] = {}
+
+    def space(self, asset: str) -> KeySpace | None:
+        """The partitions ``asset`` has at ``now`` (``None`` when unpartitioned)."""
+        definition = self.graph.get(asset).partitions
+        if definition is None:
+            return None
+        found = self._spaces.get(definition)
+        if found is None:  # assets with equal definitions share one space (and its key index)
+            found = self._spaces[definition] = definition.space(self.now, self.dynamic)
+        return found
 
     def state(self, asset: str, key: str) -> PartitionState:
         """The catalog state of a partition (an empty one if never recorded)."""
@@ -118,22 +138,20 @@ class StatusResolver:
         found = self._mappers.get(id(edge))
         if found is not None and found[0] is edge:
             return found[1]
-        down = self.graph.get(edge.downstream).partitions
-        up = self.graph.get(edge.upstream).partitions
-        mapping, now = edge.mapping, self.now
-        if type(mapping) is Identity and type(up) is DailyPartitions:
-            # Identity.upstream: the key itself while it is a due partition upstream
-            # (up.contains, with up.index inlined and up.count(now) computed once: it
-            # converts `now` into the timezone, the slowest part of mapping a key).
-            start, count, parse = up.start.toordinal(), up.count(now), dt.date.fromisoformat
+        down = self.space(edge.downstream)
+        up = self.space(edge.upstream)
+        mapping = edge.mapping
+        if type(mapping) is Identity and up is not None:
+            # Identity.upstream without building an UpstreamPartitions per key.
+            contains = up.__contains__
 
             def mapper(key: str) -> tuple[str, ...]:
-                return (key,) if 0 <= parse(key).toordinal() - start < count else ()
+                return (key,) if contains(key) else ()
 
         else:
 
             def mapper(key: str) -> tuple[str, ...]:
-                return mapping.upstream(key, down, up, now).keys
+                return mapping.upstream(key, down, up).keys
 
         self._mappers[id(edge)] = (edge, mapper)  # the edge is kept, so its id stays unique
         return mapper
@@ -155,8 +173,24 @@ class StatusResolver:
             memo = self._memo.setdefault(asset, {})
         found = memo.get(key)
         if found is None:
+            if asset in self.graph and self.graph.self_dependent(asset):
+                self._warm(asset, key, memo)
             found = memo[key] = self._compute(asset, key)
         return found
+
+    def _warm(self, asset: str, key: str, memo: dict[str, PartitionStatus]) -> None:
+        # A self-dependent partition's status depends on every earlier one: compute them
+        # in time order first, so that the chain is a loop rather than a deep recursion.
+        space = self.space(asset)
+        position = space.index(key) if space is not None else None
+        if position is None:
+            return
+        start = self._warmed.get(asset, 0)
+        for index in range(start, min(position, len(space))):
+            earlier = space.key_at(index)
+            if earlier not in memo:
+                memo[earlier] = self._compute(asset, earlier)
+        self._warmed[asset] = max(start, position)
 
     def _plan(self, asset: str) -> _Plan:
         found = self._plans.get(asset)

@@ -152,13 +152,14 @@ def test_declaring_has_no_side_effects() -> None:
 def test_declaration_lists_what_changes_the_output() -> None:
     declared = pt.asset(partitions=DAILY, deps={"weekly": Window(days=7)}, format="md")(report)
     assert declared.declaration() == {
-        "partitions": {
-            "start": "2026-04-01",
-            "timezone": "UTC",
-            "end": None,
-            "dimension": "date",
-        },
-        "deps": [{"asset": "weekly", "mapping": {"kind": "window", "days": 7}, "param": "weekly"}],
+        "partitions": {"kind": "daily", "timezone": "UTC", "dimension": "date"},
+        "deps": [
+            {
+                "asset": "weekly",
+                "mapping": {"kind": "window", "size": 7, "offset": 0},
+                "param": "weekly",
+            }
+        ],
         "format": "md",
         "schema": None,
     }

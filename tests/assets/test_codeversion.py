@@ -145,9 +145,8 @@ DIFFERENT = {
     ),
     "statement added": ("return total", "total *= 1\n    return total"),
     "return annotation": ("def down(up: int) -> int:", "def down(up: int) -> float:"),
-    "partitions start": ('start="2026-01-01"', 'start="2025-01-01"'),
     "partitions timezone": ('start="2026-01-01"', 'start="2026-01-01", timezone="Europe/Paris"'),
-    "partitions end": ('start="2026-01-01"', 'start="2026-01-01", end="2027-01-01"'),
+    "partitions granularity": ("pt.DailyPartitions(", "pt.WeeklyPartitions("),
     "mapping": ("pt.Window(days=2)", "pt.Window(days=3)"),
     "mapping kind": (
         'deps={"up": pt.Window(days=2)}',
@@ -183,6 +182,21 @@ def test_what_is_computed_changes_it(load_defs: LoadDefs, change: str) -> None:
     assert old in BASE
     changed = BASE.replace(old, new)
     assert version(load_defs, changed) != version(load_defs, BASE)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('start="2026-01-01"', 'start="2025-01-01"'),
+        ('start="2026-01-01"', 'start="2026-03-01"'),
+        ('start="2026-01-01"', 'start="2026-01-01", end="2027-01-01"'),
+        ('start="2026-01-01"', 'start="2026-01-01", end_offset=1'),
+    ],
+)
+def test_moving_the_range_keeps_it(load_defs: LoadDefs, old: str, new: str) -> None:
+    # Built partitions stay fresh when the start moves: only new keys are missing.
+    assert old in BASE
+    assert version(load_defs, BASE.replace(old, new)) == version(load_defs, BASE)
 
 
 def test_a_change_upstream_does_not_change_the_downstream_code_version(load_defs: LoadDefs) -> None:

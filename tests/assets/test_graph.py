@@ -117,9 +117,17 @@ def test_a_longer_cycle_behind_a_tail_is_named_without_the_tail() -> None:
     assert str(info.value) == "dependency cycle: b -> c -> d -> b"
 
 
-def test_a_self_dependency_is_a_cycle() -> None:
-    with pytest.raises(DefinitionError, match=r"^dependency cycle: a -> a$"):
+def test_a_self_dependency_must_read_earlier_partitions() -> None:
+    with pytest.raises(DefinitionError, match=r"^asset 'a' depends on itself: .* use Previous\(\)"):
         AssetGraph([make("a", {"a": Window(days=2)})])
+
+
+def test_a_self_dependency_on_earlier_partitions_is_not_a_cycle() -> None:
+    graph = AssetGraph(
+        [make("a", {"a": pt.Previous()}), make("b", {"a": None, "b": Window(size=3, offset=-1)})]
+    )
+    assert graph.order == ("a", "b")
+    assert graph.self_dependent("a") and graph.self_dependent("b")
 
 
 def test_duplicate_keys() -> None:
@@ -136,14 +144,22 @@ def test_the_same_asset_twice_is_not_a_duplicate() -> None:
 @pytest.mark.parametrize(
     ("down", "up", "mapping", "message"),
     [
-        (None, DAILY, Window(days=2), r"^b <- a: Window\(days=...\) needs daily partitions"),
-        (DAILY, None, Window(days=2), r"^b <- a: Window\(days=...\) needs daily partitions"),
+        (None, DAILY, Window(days=2), r"^b <- a: Window\(...\) needs time partitions on both"),
+        (DAILY, None, Window(days=2), r"^b <- a: Window\(...\) needs time partitions on both"),
+        (
+            DAILY,
+            pt.HourlyPartitions(start="2026-04-01"),
+            Window(days=2),
+            r"^b <- a: Window\(...\) counts partitions of one granularity.*use Containment\(\)",
+        ),
+        (DAILY, pt.StaticPartitions(["eu"]), None, r"^b <- a: Identity\(\) maps a key to the same"),
         (None, DAILY, Identity(), r"^b <- a: an unpartitioned asset cannot read one partition"),
         (
             DAILY,
             pt.DailyPartitions(start="2026-04-01", timezone="Asia/Tokyo"),
             Identity(),
-            r"^b <- a: partitions in different timezones \(UTC and Asia/Tokyo\)",
+            r"^b <- a: Identity\(\) maps a key to the same key, but the partitions differ "
+            r"\(daily from 2026-04-01 \(UTC\) and daily from 2026-04-01 \(Asia/Tokyo\)\)",
         ),
     ],
 )

@@ -241,4 +241,7 @@ def test_a_window_on_an_unpartitioned_asset_in_a_file(load_defs: LoadDefs) -> No
         return totals
     """
     error = one_line_error(lambda: load_defs(source))
-    assert str(error) == "weekly <- totals: Window(days=...) needs daily partitions on both sides"
+    assert (
+        str(error)
+        == "weekly <- totals: Window(...) needs time partitions on both sides, not unpartitioned"
+    )

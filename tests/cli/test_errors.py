@@ -76,7 +76,7 @@ def b(a): return {}
         (
             HEADER + "\n@pt.asset(deps={'a': pt.Window(days=2)})\ndef s(a): return {}\n"
             "@pt.asset(partitions=daily)\ndef a(): return {}\n",
-            ["Window(days=...) needs daily partitions on both sides"],
+            ["Window(...) needs time partitions on both sides, not unpartitioned"],
         ),
     ],
 )

@@ -25,6 +25,7 @@ from partita.assets import (
     AssetGraph,
     DailyPartitions,
     Identity,
+    KeySpace,
     LastPartition,
     PartitionMapping,
     Window,
@@ -59,7 +60,7 @@ def node(ctx: pt.Context) -> None:
 def mapping_options(down: DailyPartitions | None, up: DailyPartitions | None) -> list[Any]:
     """The mappings that can join ``down`` to ``up`` (strategies or values)."""
     if down is not None and up is not None:
-        return [Identity(), st.builds(Window, days=st.integers(1, 3)), AllPartitions()]
+        return [Identity(), st.builds(lambda n: Window(size=n), st.integers(1, 3)), AllPartitions()]
     if down is None and up is not None:
         return [AllPartitions(), LastPartition()]
     return [Identity(), AllPartitions()]
@@ -97,7 +98,7 @@ nows = st.builds(
 
 def keys_of(graph: AssetGraph, asset: str, now: dt.datetime) -> list[str]:
     definition = graph.get(asset).partitions
-    return [UNPARTITIONED] if definition is None else definition.keys(now)
+    return [UNPARTITIONED] if definition is None else definition.space(now).keys()
 
 
 def all_nodes(graph: AssetGraph, now: dt.datetime) -> list[Node]:
@@ -146,20 +147,25 @@ def scenarios(draw: st.DrawFn) -> tuple[AssetGraph, States, list[Target], dt.dat
 # -- oracles --------------------------------------------------------------------------------
 
 
+def space_of(graph: AssetGraph, asset: str, now: dt.datetime) -> KeySpace | None:
+    definition = graph.get(asset).partitions
+    return None if definition is None else definition.space(now)
+
+
 def mapped_upstream(graph: AssetGraph, asset: str, key: str, now: dt.datetime) -> Iterable[Node]:
-    down = graph.get(asset).partitions
+    down = space_of(graph, asset, now)
     for edge in graph.upstream(asset):
-        up = graph.get(edge.upstream).partitions
-        for up_key in edge.mapping.upstream(key, down, up, now).keys:
+        up = space_of(graph, edge.upstream, now)
+        for up_key in edge.mapping.upstream(key, down, up).keys:
             yield edge.upstream, up_key
 
 
 def mapped_downstream(graph: AssetGraph, asset: str, key: str, now: dt.datetime) -> set[Node]:
-    up = graph.get(asset).partitions
+    up = space_of(graph, asset, now)
     return {
         (edge.downstream, down_key)
         for edge in graph.downstream(asset)
-        for down_key in edge.mapping.downstream(key, up, graph.get(edge.downstream).partitions, now)
+        for down_key in edge.mapping.downstream(key, up, space_of(graph, edge.downstream, now))
     }
 
 

@@ -166,7 +166,7 @@ def test_a_window_with_a_hole_is_upstream_missing(build) -> None:
 
 
 def test_a_new_partition_due_upstream_makes_an_all_partitions_summary_stale(build) -> None:
-    keys = DAILY.keys(NOW)
+    keys = DAILY.space(NOW).keys()
     states = build({}, *[("raw", k) for k in keys], *[("clean", k) for k in keys])
     states = build(states, ("summary", UNPARTITIONED))
     assert status(states, "summary", UNPARTITIONED) == PartitionStatus(FRESH)
