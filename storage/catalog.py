@@ -1,4 +1,5 @@
-"""The catalog: runs, steps, attempts, partition state, versions, leases and log lines.
+"""The catalog: runs, steps, attempts, partition state, versions, leases, log lines
+and the keys of dynamic partitions.
 
 Writes go through short transactions (``BEGIN IMMEDIATE`` on SQLite). Status reads are
 bulk: one query returns the state of every partition of the assets asked for.
@@ -29,7 +30,15 @@ from partita.storage.records import (
     StepRecord,
     VersionRecord,
 )
-from partita.storage.tables import AttemptRow, LogRow, PartitionRow, RunRow, StepRow, VersionRow
+from partita.storage.tables import (
+    AttemptRow,
+    DynamicPartitionRow,
+    LogRow,
+    PartitionRow,
+    RunRow,
+    StepRow,
+    VersionRow,
+)
 
 P = PartitionRow.__table__.c
 V = VersionRow.__table__.c
@@ -37,6 +46,7 @@ R = RunRow.__table__.c
 S = StepRow.__table__.c
 A = AttemptRow.__table__.c
 L = LogRow.__table__.c
+D = DynamicPartitionRow.__table__.c
 
 # The statements every step runs, built once: building a statement and its cache key
 # costs more than SQLite takes to run it. Values come with the execution parameters,
@@ -74,6 +84,19 @@ _UPDATE_STEP = update(StepRow.__table__).where(S.id == bindparam("w_id"))
 _INSERT_ATTEMPT = insert(AttemptRow.__table__)
 _UPDATE_ATTEMPT = update(AttemptRow.__table__).where(A.id == bindparam("w_id"))
 _INSERT_LOGS = insert(LogRow.__table__)
+_DYNAMIC_KEYS = (
+    select(D.name, D.key)
+    .where(D.name.in_(bindparam("w_names", expanding=True)))
+    .order_by(D.name, D.seq)
+)
+_DYNAMIC_SEQS = select(D.key, D.seq).where(D.name == bindparam("w_name"))
+_INSERT_DYNAMIC = insert(DynamicPartitionRow.__table__)
+_DELETE_DYNAMIC = delete(DynamicPartitionRow.__table__).where(
+    D.name == bindparam("w_name"), D.key == bindparam("w_key")
+)
+# Where writers are not serialized (PostgreSQL), two that add to one name at once can
+# collide on a key or a seq; the loser reads again and retries, this many times.
+_DYNAMIC_RETRIES = 3
 
 _HOST = socket.gethostname()
 
@@ -173,6 +196,89 @@ class Catalog:
         )
         with self._read("reading version history") as conn:
             return [_version(row) for row in conn.execute(query).mappings().all()]
+
+    # -- dynamic partitions -----------------------------------------------------------
+
+    def dynamic_keys(self, names: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """The keys of some dynamic partitions definitions, in the order they were added.
+
+        Args:
+            names: the definitions' names; a name without keys maps to ``()``.
+
+        Returns:
+            Each name's keys, read in one query.
+        """
+        found: dict[str, list[str]] = {name: [] for name in names}
+        if not found:
+            return {}
+        with self._read("reading dynamic partitions") as conn:
+            rows = conn.execute(_DYNAMIC_KEYS, {"w_names": list(found)}).all()
+        for name, key in rows:
+            found[name].append(key)
+        return {name: tuple(keys) for name, keys in found.items()}
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add keys to a dynamic partitions definition, after the ones it has.
+
+        Keys it already has are left where they are, so adding is idempotent.
+
+        Args:
+            name: the definition's name.
+            keys: the keys to add, in the order to add them.
+
+        Returns:
+            The keys that were not there yet, in the order given.
+        """
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+        for _ in range(_DYNAMIC_RETRIES):
+            try:
+                return self._add_dynamic_keys(name, wanted)
+            except CatalogError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        return self._add_dynamic_keys(name, wanted)
+
+    def _add_dynamic_keys(self, name: str, wanted: list[str]) -> list[str]:
+        with self._write("adding dynamic partitions") as conn:
+            seqs = self._dynamic_seqs(conn, name)
+            added = [key for key in wanted if key not in seqs]
+            if added:
+                now = self._db_now(conn)
+                start = max(seqs.values(), default=0) + 1
+                conn.execute(
+                    _INSERT_DYNAMIC,
+                    [
+                        {"name": name, "key": key, "seq": seq, "added_at": now}
+                        for seq, key in enumerate(added, start)
+                    ],
+                )
+        return added
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Remove keys from a dynamic partitions definition.
+
+        The partitions' state and versions stay: adding a key back shows them again.
+
+        Args:
+            name: the definition's name.
+            keys: the keys to remove.
+
+        Returns:
+            The keys that were there, in the order given.
+        """
+        if not keys:
+            return []
+        with self._write("removing dynamic partitions") as conn:
+            seqs = self._dynamic_seqs(conn, name)
+            removed = [key for key in dict.fromkeys(keys) if key in seqs]
+            if removed:
+                conn.execute(_DELETE_DYNAMIC, [{"w_name": name, "w_key": key} for key in removed])
+        return removed
+
+    def _dynamic_seqs(self, conn: Connection, name: str) -> dict[str, int]:
+        return {key: seq for key, seq in conn.execute(_DYNAMIC_SEQS, {"w_name": name})}
 
     # -- leases and commits -----------------------------------------------------------
 

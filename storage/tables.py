@@ -99,3 +99,17 @@ class LogRow(SQLModel, table=True):
     ts: float
     level: str
     message: str
+
+
+class DynamicPartitionRow(SQLModel, table=True):
+    """One key of a ``DynamicPartitions`` definition, added at run time."""
+
+    __tablename__ = "dynamic_partitions"
+    # Unique: two writers that both read the same max(seq) collide here instead of
+    # recording two keys at one position (databases whose writers are not serialized).
+    __table_args__ = (Index("ix_dynamic_partitions_name_seq", "name", "seq", unique=True),)
+
+    name: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    seq: int  # insertion order within the name: max(seq) + 1 when added
+    added_at: float

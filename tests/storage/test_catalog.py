@@ -12,7 +12,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from partita.storage.engine import redact_url
 A, B, C = "sales", "clean", "report"
 DAY1, DAY2, DAY3 = "2026-04-01", "2026-04-02", "2026-04-03"
 PASSWORD = "s3cr3t-pw"
+CUSTOMERS, REGIONS = "customers", "regions"
 
 
 class CatalogFactory:
@@ -201,6 +204,139 @@ class TestCatalog:
         )
         assert version.inputs == {"upstream": {DAY1: "u1"}}
         assert (version.run_id, version.status) == ("run-7", "committed")
+
+    # -- dynamic partitions -------------------------------------------------------
+
+    def test_dynamic_keys_keep_the_order_they_were_added_in(self, make_catalog) -> None:
+        catalog = make_catalog()
+
+        assert catalog.add_dynamic_keys(CUSTOMERS, ["zeta", "alpha", "mid"]) == [
+            "zeta",
+            "alpha",
+            "mid",
+        ]
+        assert catalog.add_dynamic_keys(CUSTOMERS, ["beta"]) == ["beta"]
+
+        assert catalog.dynamic_keys([CUSTOMERS]) == {CUSTOMERS: ("zeta", "alpha", "mid", "beta")}
+
+    def test_adding_dynamic_keys_is_idempotent_and_returns_only_new_keys(
+        self, make_catalog
+    ) -> None:
+        catalog = make_catalog()
+        catalog.add_dynamic_keys(CUSTOMERS, ["a", "b", "c"])
+
+        assert catalog.add_dynamic_keys(CUSTOMERS, ["c", "d", "a", "e", "d"]) == ["d", "e"]
+        assert catalog.add_dynamic_keys(CUSTOMERS, ["b", "a"]) == []
+        assert catalog.add_dynamic_keys(CUSTOMERS, []) == []
+
+        assert catalog.dynamic_keys([CUSTOMERS]) == {CUSTOMERS: ("a", "b", "c", "d", "e")}
+
+    def test_remove_dynamic_keys_returns_those_that_existed(self, make_catalog) -> None:
+        catalog = make_catalog()
+        catalog.add_dynamic_keys(CUSTOMERS, ["a", "b", "c", "d"])
+        catalog.add_dynamic_keys(REGIONS, ["b"])
+
+        assert catalog.remove_dynamic_keys(CUSTOMERS, ["d", "x", "b", "b"]) == ["d", "b"]
+        assert catalog.remove_dynamic_keys(CUSTOMERS, ["b"]) == []
+        assert catalog.remove_dynamic_keys("unknown", ["a"]) == []
+        assert catalog.remove_dynamic_keys(CUSTOMERS, []) == []
+
+        assert catalog.dynamic_keys([CUSTOMERS, REGIONS]) == {
+            CUSTOMERS: ("a", "c"),
+            REGIONS: ("b",),  # same key, another name: untouched
+        }
+
+    def test_a_removed_dynamic_key_keeps_its_state_and_comes_back_last(self, make_catalog) -> None:
+        catalog = make_catalog()
+        catalog.add_dynamic_keys(CUSTOMERS, ["acme", "globex"])
+        build(catalog, A, "acme", new_version("v1", "d1"))
+        before = catalog.states([A])
+
+        assert catalog.remove_dynamic_keys(CUSTOMERS, ["acme"]) == ["acme"]
+
+        assert catalog.dynamic_keys([CUSTOMERS]) == {CUSTOMERS: ("globex",)}
+        assert catalog.states([A]) == before
+        assert [v.version_id for v in catalog.version_history(A, "acme")] == ["v1"]
+        assert catalog.add_dynamic_keys(CUSTOMERS, ["acme"]) == ["acme"]
+        assert catalog.dynamic_keys([CUSTOMERS]) == {CUSTOMERS: ("globex", "acme")}
+        assert catalog.states([A]) == before
+
+    def test_dynamic_keys_of_several_names_are_read_in_one_query(self, make_catalog) -> None:
+        catalog = make_catalog()
+        catalog.add_dynamic_keys(CUSTOMERS, ["c2", "c1"])
+        catalog.add_dynamic_keys(REGIONS, ["north", "south"])
+        catalog.add_dynamic_keys(CUSTOMERS, ["c0"])
+        catalog.add_dynamic_keys("not_asked_for", ["x"])
+
+        with count_selects() as selects:
+            keys = catalog.dynamic_keys([REGIONS, CUSTOMERS, "unknown"])
+
+        assert keys == {
+            REGIONS: ("north", "south"),
+            CUSTOMERS: ("c2", "c1", "c0"),
+            "unknown": (),
+        }
+        assert len(selects) == 1, selects
+        assert catalog.dynamic_keys([]) == {}
+
+    def test_dynamic_keys_added_concurrently_are_recorded_once_in_one_order(
+        self, make_catalog
+    ) -> None:
+        catalogs = [make_catalog(), make_catalog()]  # two connections, like two processes
+        # Overlapping batches, one list walked forwards and one backwards, in lockstep:
+        # left free to run, one writer tends to do all its adds before the other gets in.
+        batches = [[f"k{n:03d}" for n in range(first, first + 6)] for first in range(0, 120, 3)]
+        together = threading.Barrier(len(catalogs))
+
+        def add_all(catalog: Catalog, order: list[list[str]]) -> list[list[str]]:
+            added = []
+            try:
+                for batch in order:
+                    together.wait(timeout=30)
+                    added.append(catalog.add_dynamic_keys(CUSTOMERS, batch))
+            except BaseException:
+                together.abort()  # the other thread stops too, instead of waiting
+                raise
+            return added
+
+        with ThreadPoolExecutor(max_workers=len(catalogs)) as pool:
+            futures = [
+                pool.submit(add_all, catalogs[0], batches),
+                pool.submit(add_all, catalogs[1], batches[::-1]),
+            ]
+            added = [batch for future in futures for batch in future.result(timeout=60) if batch]
+
+        final = catalogs[0].dynamic_keys([CUSTOMERS])[CUSTOMERS]
+        assert catalogs[1].dynamic_keys([CUSTOMERS])[CUSTOMERS] == final
+        assert sorted(final) == sorted({key for batch in batches for key in batch})
+        # Every call added its new keys in one transaction: they sit together, in its order.
+        in_order = sorted(added, key=lambda batch: final.index(batch[0]))
+        assert tuple(key for batch in in_order for key in batch) == final
+        seqs = make_catalog.sql("SELECT seq FROM dynamic_partitions WHERE name = ?", CUSTOMERS)
+        assert len({seq for (seq,) in seqs}) == len(final)
+
+    def test_adding_dynamic_keys_retries_after_losing_a_race(
+        self, make_catalog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Writers that the database does not serialize can read the same keys, then collide
+        # on insert; the loser's IntegrityError makes it read again. Forced here with a
+        # stale first read, after another catalog has added "b".
+        catalog, other = make_catalog(), make_catalog()
+        catalog.add_dynamic_keys(CUSTOMERS, ["a"])
+        read = catalog._dynamic_seqs
+        reads: list[str] = []
+
+        def stale_once(conn, name: str) -> dict[str, int]:
+            reads.append(name)
+            return {"a": 1} if len(reads) == 1 else read(conn, name)
+
+        monkeypatch.setattr(catalog, "_dynamic_seqs", stale_once)
+        other.add_dynamic_keys(CUSTOMERS, ["b"])
+
+        assert catalog.add_dynamic_keys(CUSTOMERS, ["b", "c"]) == ["c"]
+
+        assert len(reads) == 2
+        assert catalog.dynamic_keys([CUSTOMERS]) == {CUSTOMERS: ("a", "b", "c")}
 
     # -- leases -------------------------------------------------------------------
 
