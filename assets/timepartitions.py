@@ -11,6 +11,7 @@ window.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from abc import abstractmethod
 from functools import cached_property
@@ -107,7 +108,7 @@ class TimePartitions(PartitionsDefinition):
         # The first window that starts at or after `start`.
         start = self._start_instant()
         ordinal = self.ordinal_at(start)
-        return ordinal if self.start_of(ordinal) >= start else ordinal + 1
+        return ordinal if self.start_of(ordinal).timestamp() >= start.timestamp() else ordinal + 1
 
     def _stop(self, instant: dt.datetime) -> int:
         # One past the last window that has ended at `instant`.
@@ -305,7 +306,7 @@ class _ClockBased(TimePartitions):
     def ordinal_of(self, key: str) -> int:
         instant = parse_local_key(key, self.timezone, self)
         ordinal = self.ordinal_at(instant)
-        if self.start_of(ordinal) != instant:
+        if self.start_of(ordinal).timestamp() != instant.timestamp():
             raise self._bad_key(key, f"is not the start of a {self.granularity} window")
         return ordinal
 
@@ -384,12 +385,14 @@ class _CronTimeline:
         self._tz = timezone
         first = self._cron.next_after(origin - dt.timedelta(microseconds=1), timezone)
         self._after = [first]  # ordinals 0, 1, 2, ...
+        self._stamps = [first.timestamp()]  # their timestamps, for bisecting
         self._before: list[pendulum.DateTime] = []  # ordinals -1, -2, ...
 
     def fire(self, ordinal: int) -> pendulum.DateTime:
         if ordinal >= 0:
             while len(self._after) <= ordinal:
                 self._after.append(self._cron.next_after(self._after[-1], self._tz))
+                self._stamps.append(self._after[-1].timestamp())
             return self._after[ordinal]
         while len(self._before) < -ordinal:
             last = self._before[-1] if self._before else self._after[0]
@@ -397,16 +400,15 @@ class _CronTimeline:
         return self._before[-ordinal - 1]
 
     def ordinal_at(self, instant: dt.datetime) -> int:
-        if instant >= self._after[0]:
-            while self._after[-1] <= instant:
+        # Timestamps, not datetimes: two datetimes in one timezone compare by wall time,
+        # which cannot tell the two 01:30s of a DST change apart.
+        moment = instant.timestamp()
+        if moment >= self._stamps[0]:
+            while self._stamps[-1] <= moment:
                 self.fire(len(self._after))
-            low, high = 0, len(self._after) - 1
-            while low < high:  # the last fire time <= instant
-                middle = (low + high + 1) // 2
-                low, high = (middle, high) if self._after[middle] <= instant else (low, middle - 1)
-            return low
+            return bisect.bisect_right(self._stamps, moment) - 1
         ordinal = -1
-        while self.fire(ordinal) > instant:
+        while self.fire(ordinal).timestamp() > moment:
             ordinal -= 1
         return ordinal
 
