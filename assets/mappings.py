@@ -62,8 +62,8 @@ class _Mapping(BaseModel):
 
 def _identity_shape(definition: PartitionsDefinition) -> Any:
     # What must agree for the same key to mean the same partition on both sides.
-    if isinstance(definition, MultiPartitions):
-        return {name: _identity_shape(d) for name, d in definition.dims}
+    if isinstance(definition, MultiPartitions):  # in order: it is the order of a key's parts
+        return [(name, _identity_shape(d)) for name, d in definition.dims]
     if isinstance(definition, TimePartitions):
         return {k: v for k, v in definition.shape().items() if k != "dimension"}
     return "keys"
@@ -162,13 +162,7 @@ class Window(_Mapping):
     offset: int = 0
 
     def check(self, down: Definition, up: Definition, what: str) -> None:
-        down_time = _need_time(down, "Window(...)", what)
-        up_time = _need_time(up, "Window(...)", what)
-        if _identity_shape(down_time) != _identity_shape(up_time):
-            raise DefinitionError(
-                f"{what}: Window(...) counts partitions of one granularity, but the sides "
-                f"differ ({down_time.describe()} and {up_time.describe()}); use Containment()"
-            )
+        _check_one_granularity(down, up, "Window(...)", what)
 
     def earlier_only(self) -> bool:
         return self.offset < 0
@@ -184,6 +178,16 @@ class Window(_Mapping):
         return _ordinals(down, first, first + self.size - 1).keys
 
 
+def _check_one_granularity(down: Definition, up: Definition, mapping: str, what: str) -> None:
+    down_time = _need_time(down, mapping, what)
+    up_time = _need_time(up, mapping, what)
+    if _identity_shape(down_time) != _identity_shape(up_time):
+        raise DefinitionError(
+            f"{what}: {mapping} counts partitions of one granularity, but the sides "
+            f"differ ({down_time.describe()} and {up_time.describe()}); use Containment()"
+        )
+
+
 class Previous(_Mapping):
     """The previous partition of the same granularity: how a cumulative asset reads itself.
 
@@ -197,7 +201,7 @@ class Previous(_Mapping):
         return Window(size=1, offset=-1)
 
     def check(self, down: Definition, up: Definition, what: str) -> None:
-        self._window().check(down, up, what)
+        _check_one_granularity(down, up, "Previous()", what)
 
     def earlier_only(self) -> bool:
         return True

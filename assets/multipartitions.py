@@ -30,6 +30,7 @@ from partita.errors import PartitionKeyError
 
 SEPARATOR = "|"
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_NEXT_ITEM = re.compile(r"[,/](?=[a-z_][a-z0-9_]*=)")
 
 
 class MultiPartitions(PartitionsDefinition):
@@ -85,7 +86,8 @@ class MultiPartitions(PartitionsDefinition):
         return ProductSpace(self, {name: d.space(now, dynamic) for name, d in self.dims})
 
     def shape(self) -> dict[str, Any]:
-        return {"kind": "multi", "dimensions": {name: d.shape() for name, d in self.dims}}
+        # A list, not a dict: the declaration order is the order of the parts of a key.
+        return {"kind": "multi", "dimensions": [[name, d.shape()] for name, d in self.dims]}
 
     def describe(self) -> str:
         return " x ".join(f"{name} ({d.describe()})" for name, d in self.dims)
@@ -126,6 +128,14 @@ class MultiPartitions(PartitionsDefinition):
                 f"{text!r} gives no key for {', '.join(missing)}; write {_spelling(names)}"
             )
         return parts
+
+
+def _values(text: str) -> list[str]:
+    # The per-dimension values of a spelling, for the safety check: `name=value` items
+    # end only where the next `name=` starts, so a value keeps its own '/' and '..'.
+    if "=" not in text:
+        return text.split(SEPARATOR)
+    return [item.partition("=")[2] for item in _NEXT_ITEM.split(text)]
 
 
 def _spelling(names: list[str]) -> str:
@@ -191,7 +201,8 @@ class ProductSpace(KeySpace):
         ]
 
     def parse(self, text: str, *, asset: str = "") -> str:
-        check_safe_key(text.replace("/", ","))
+        for value in _values(text):
+            check_safe_key(value)  # before splitting on '/', so '../..' is named whole
         parts = self.definition.read_parts(text)
         return self.definition.join(
             {name: self.spaces[name].parse(part, asset=asset) for name, part in parts.items()}

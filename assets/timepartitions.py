@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 from abc import abstractmethod
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -150,8 +151,12 @@ class TimePartitions(PartitionsDefinition):
     def _local_date(self, instant: dt.datetime) -> dt.date:
         return pendulum.instance(instant).in_timezone(self.timezone).date()
 
+    @property
+    def _a_granularity(self) -> str:
+        return f"{'an' if self.granularity == 'hourly' else 'a'} {self.granularity}"
+
     def _bad_key(self, key: str, why: str = "") -> PartitionKeyError:
-        reason = why or f"is not a {self.granularity} partition key"
+        reason = why or f"is not {self._a_granularity} partition key"
         return PartitionKeyError(f"{key!r} {reason}; use {self.key_hint}")
 
 
@@ -307,7 +312,7 @@ class _ClockBased(TimePartitions):
         instant = parse_local_key(key, self.timezone, self)
         ordinal = self.ordinal_at(instant)
         if self.start_of(ordinal).timestamp() != instant.timestamp():
-            raise self._bad_key(key, f"is not the start of a {self.granularity} window")
+            raise self._bad_key(key, f"is not the start of {self._a_granularity} window")
         return ordinal
 
     def key_of(self, ordinal: int) -> str:
@@ -327,12 +332,17 @@ class HourlyPartitions(_ClockBased):
 
     @cached_property
     def _alignment(self) -> int:
-        # Seconds past the UTC hour at which local hours start (1800 in India).
-        offset = self._start_instant().utcoffset() or dt.timedelta()
+        # Seconds past the UTC hour at which local hours start (1800 in India). From the
+        # standard offset, so that a half-hour DST shift (Lord Howe) does not make the
+        # keys depend on the season of `start`.
+        start = self._start_instant()
+        offset = (start.utcoffset() or dt.timedelta()) - (start.dst() or dt.timedelta())
         return int(offset.total_seconds()) % 3600
 
     def ordinal_at(self, instant: dt.datetime) -> int:
-        return (int(instant.timestamp()) - self._alignment) // 3600
+        # floor, not int(): int() truncates towards zero, which before 1970 puts the last
+        # moments of an hour into the next one.
+        return (math.floor(instant.timestamp()) - self._alignment) // 3600
 
     def start_of(self, ordinal: int) -> pendulum.DateTime:
         return pendulum.from_timestamp(ordinal * 3600 + self._alignment, tz=self.timezone)
