@@ -305,10 +305,9 @@ class Dimensions(_Mapping):
             mapping.check(down_dims.get(source) if source else None, up_dims[name], what)
 
     def earlier_only(self) -> bool:
-        mappings = [m for _, m in self.per_dimension]
-        return any(m.earlier_only() for m in mappings) and all(
-            m.earlier_only() or isinstance(m, Identity) for m in mappings
-        )
+        # Only time mappings can be earlier-only: one such dimension makes every upstream
+        # key strictly earlier in time, whatever the other dimensions read.
+        return any(m.earlier_only() for _, m in self.per_dimension)
 
     def upstream(self, key: str, down: Space, up: Space) -> UpstreamPartitions:
         if up is None:
