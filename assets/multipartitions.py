@@ -151,6 +151,9 @@ class ProductSpace(KeySpace):
         self._order = definition.order()
         self._sizes = [len(spaces[name]) for name in self._order]
 
+    def timed(self) -> bool:
+        return self.definition.time_dimension is not None
+
     def dimension_spaces(self) -> dict[str, KeySpace]:
         """Each dimension's space, by name."""
         return self.spaces

@@ -136,6 +136,10 @@ class KeySpace(ABC):
         """Every key, oldest first."""
         return [self.key_at(i) for i in range(len(self))]
 
+    def timed(self) -> bool:
+        """Whether the keys have a time dimension (so :meth:`select` can take a range)."""
+        return False
+
     def select(self, first: str | None, last: str | None, *, asset: str = "") -> list[str]:
         """The keys whose time overlaps ``first``..``last`` (dates or datetimes, inclusive).
 

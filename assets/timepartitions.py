@@ -435,6 +435,9 @@ class TimeSpace(KeySpace):
     def __len__(self) -> int:
         return self.stop - self.first
 
+    def timed(self) -> bool:
+        return True
+
     def key_at(self, index: int) -> str:
         return self.definition.key_of(self.first + index)
 

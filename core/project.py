@@ -273,7 +273,11 @@ class Project:
         start: str | None = None,
         end: str | None = None,
     ) -> list[AssetStatus]:
-        """The status of every partition of ``assets`` (default: all), optionally in a range."""
+        """The status of every partition of ``assets`` (default: all), optionally in a range.
+
+        A range applies to the assets with a time dimension; when no assets are named, the
+        others are shown whole.
+        """
         names = list(assets) if assets else list(self.graph.order)
         for name in names:
             self.graph.get(name)
@@ -286,7 +290,7 @@ class Project:
             outside = 0
             if space is None:
                 keys = [UNPARTITIONED]
-            elif start or end:
+            elif (start or end) and (space.timed() or assets):
                 keys = space.select(start, end, asset=name)
             else:
                 keys = space.keys()

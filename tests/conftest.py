@@ -88,3 +88,9 @@ def data_files(project: Path, asset: str) -> dict[str, list[str]]:
 def sales(make_example: Callable[[str], Path]) -> Iterator[Path]:
     """A fresh copy of examples/sales."""
     yield make_example("sales")
+
+
+@pytest.fixture
+def events(make_example: Callable[[str], Path]) -> Iterator[Path]:
+    """A fresh copy of examples/events."""
+    yield make_example("events")

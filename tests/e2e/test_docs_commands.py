@@ -1,9 +1,12 @@
 """Every shell command shown in README.md and docs/ runs, in order, and exits as documented.
 
 The commands are the ``$ `` lines of the ```console blocks. A page's commands run one after the
-other in a fresh copy of examples/sales (the reader's working directory, starting with no
+other in a fresh copy of its example project (the reader's working directory, starting with no
 state), with the running interpreter's bin folder -- where the installed ``partita`` is -- first
 on PATH. A command expected to fail says so with a trailing ``# exits N``.
+
+The example is examples/sales unless the page names another before its first heading, on a line
+of its own: ``<!-- example: events -->`` runs the page's commands in examples/events.
 
 A few lines prepare the reader's shell rather than do work, and the test stands in for them:
 
@@ -11,8 +14,8 @@ A few lines prepare the reader's shell rather than do work, and the test stands 
   ``PARTITA_VENV`` set to the running environment; setup then finds partita installed from
   this very source and installs nothing.
 - ``./scripts/test`` is not run: it is the command that runs this test.
-- ``source .venv/bin/activate`` and ``cd examples/sales`` are what the PATH and the working
-  directory of every command already are.
+- ``source .venv/bin/activate`` and ``cd examples/<the page's example>`` are what the PATH and
+  the working directory of every command already are.
 """
 
 from __future__ import annotations
@@ -28,14 +31,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "sales"
+EXAMPLES = REPO / "examples"
+DEFAULT_EXAMPLE = "sales"
 README = REPO / "README.md"
 PAGES = [README, *sorted((REPO / "docs").rglob("*.md"))]
 HOW_TOS = ["docs/quickstart.md", "docs/cli.md"]
 
 NOT_RUN = frozenset({"./scripts/test"})
-SHELL_SETUP = frozenset({"source .venv/bin/activate", "cd examples/sales"})
+SHELL_SETUP = frozenset({"source .venv/bin/activate"})
 EXPECTED_EXIT = re.compile(r"#\s*exits\s+(\d+)\s*$")
+EXAMPLE_MARK = re.compile(r"<!--\s*example:\s*([a-z0-9_]+)\s*-->")
 COMMAND_TIMEOUT = 600  # seconds; only a hang gets near it
 # Left out of copies: what a checkout's .gitignore leaves out (state, caches, builds).
 IGNORED = shutil.ignore_patterns(
@@ -77,6 +82,19 @@ def console_commands(markdown: str) -> list[Command]:
             expected = EXPECTED_EXIT.search(text)
             commands.append(Command(text, int(expected.group(1)) if expected else 0))
     return commands
+
+
+def page_example(markdown: str) -> str:
+    """The example a page's commands run in: the one its ``<!-- example: NAME -->`` line
+    names before the first heading, else examples/sales."""
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            break
+        found = EXAMPLE_MARK.fullmatch(line)
+        if found:
+            return found.group(1)
+    return DEFAULT_EXAMPLE
 
 
 def page_id(page: Path) -> str:
@@ -143,11 +161,14 @@ def run(command: Command, cwd: Path, env: dict[str, str]) -> None:
 
 
 def run_page(page: Path, tmp_path: Path) -> None:
-    example = tmp_path / "sales"  # named as in the repository: pages may `cd ..` out of it
-    shutil.copytree(EXAMPLE, example, ignore=IGNORED)
+    markdown = page.read_text(encoding="utf-8")
+    name = page_example(markdown)
+    example = tmp_path / name  # named as in the repository: pages may `cd ..` out of it
+    shutil.copytree(EXAMPLES / name, example, ignore=IGNORED)
+    setup = SHELL_SETUP | {f"cd examples/{name}"}
     repo: Path | None = None
-    for command in console_commands(page.read_text(encoding="utf-8")):
-        if command.line in NOT_RUN or command.line in SHELL_SETUP:
+    for command in console_commands(markdown):
+        if command.line in NOT_RUN or command.line in setup:
             continue
         if command.line.startswith("./scripts/"):
             repo = repo or copy_repo(tmp_path / "repo")
@@ -207,3 +228,16 @@ def test_console_commands_reads_prompts_and_expected_exit_codes() -> None:
         Command("partita why a 2026-13-45   # exits 2", 2),
         Command("partita runs"),
     ]
+
+
+def test_page_example_is_named_before_the_first_heading() -> None:
+    assert page_example("# Title\n\n```console\n$ partita status\n```\n") == "sales"
+    assert page_example("<!-- example: events -->\n\n# Title\n") == "events"
+    assert page_example("<!--example:events-->\n# Title\n") == "events"
+    assert page_example("# Title\n\n<!-- example: events -->\n") == "sales"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_every_page_names_an_existing_example(page: Path) -> None:
+    name = page_example(page.read_text(encoding="utf-8"))
+    assert (EXAMPLES / name / "partita.toml").is_file(), f"{page_id(page)} names {name!r}"
