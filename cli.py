@@ -10,7 +10,9 @@ import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from partita.errors import MaterializationError, PartitaError
 
@@ -32,18 +34,48 @@ app = typer.Typer(
 runs_app = typer.Typer(help="List runs, or show one with `partita runs show RUN_ID`.")
 app.add_typer(runs_app, name="runs")
 
+
+class _ListByDefault(TyperGroup):
+    """A group whose first argument, when it names no subcommand, is the argument of
+    ``list``: ``partita partitions ASSET`` is ``partita partitions list ASSET``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+partitions_app = typer.Typer(
+    cls=_ListByDefault,
+    help=(
+        "List the partition keys of an asset with `partita partitions ASSET`; "
+        "add or remove dynamic partition keys."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(partitions_app, name="partitions")
+
 _state: dict[str, Any] = {}
 
 Assets = Annotated[list[str], typer.Argument(help="Asset keys.", show_default=False)]
+KEY_FORMS = "2026-04-08, 2026-04-08T13:00, 2026-04, date=2026-04-08,region=eu"
+BOUND_FORMS = "a date, month or time: 2026-04-08, 2026-04, 2026-04-08T13:00"
+
 PartitionOpt = Annotated[
-    str | None, typer.Option("--partition", "-p", help="Partition key, e.g. 2026-04-08.")
+    str | None, typer.Option("--partition", "-p", help=f"A partition key: {KEY_FORMS}.")
 ]
 Workers = Annotated[int, typer.Option("--workers", "-w", help="Steps run in parallel.", min=1)]
 Force = Annotated[bool, typer.Option("--force", help="Rebuild the named assets even if fresh.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; build nothing.")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-FromOpt = Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help=f"From this time on, {BOUND_FORMS}.")]
+ToOpt = Annotated[
+    str | None, typer.Option("--to", help=f"Up to this time (inclusive), {BOUND_FORMS}.")
+]
+Dimension = Annotated[
+    str | None,
+    typer.Option("--dimension", help="The dynamic dimension to change, if ASSET has several."),
+]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -173,8 +205,8 @@ def materialize(
 @app.command()
 def backfill(
     assets: Assets,
-    from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
-    to: Annotated[str, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")],
+    from_: Annotated[str, typer.Option("--from", help=f"From this time on, {BOUND_FORMS}.")],
+    to: Annotated[str, typer.Option("--to", help=f"Up to this time (inclusive), {BOUND_FORMS}.")],
     workers: Workers = 1,
     force: Force = False,
     dry_run: DryRun = False,
@@ -197,7 +229,7 @@ def status(
     missing: Annotated[bool, typer.Option("--missing", help="List missing partitions.")] = False,
     json_: Json = False,
 ) -> None:
-    """Per asset: how many partitions are fresh, stale and missing, as date ranges."""
+    """Per asset: how many partitions are fresh, stale and missing, as key ranges."""
     from partita.cli_render import render_status
 
     reports = _project().status(assets or None, start=from_, end=to)
@@ -207,7 +239,9 @@ def status(
 @app.command()
 def why(
     asset: Annotated[str, typer.Argument(help="Asset key.")],
-    partition: Annotated[str | None, typer.Argument(help="Partition key.")] = None,
+    partition: Annotated[
+        str | None, typer.Argument(help=f"A partition key: {KEY_FORMS}.", show_default=False)
+    ] = None,
 ) -> None:
     """Explain why a partition is stale or missing, down to the root cause."""
     from partita.cli_render import render_why
@@ -240,11 +274,61 @@ def runs_show(
     render_run(_console(), _project().run(run_id), as_json=json_)
 
 
+@partitions_app.command("list")
+def partitions_list(
+    asset: Annotated[str, typer.Argument(help="Asset key.")],
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    json_: Json = False,
+) -> None:
+    """The partition keys ASSET has now, oldest first, one a line (`partita partitions ASSET`).
+
+    A header with the partitions definition and the count goes to stderr, so stdout
+    holds only keys.
+    """
+    from partita.cli_render import render_partitions
+
+    keys = _project().partitions(asset, start=from_, end=to)
+    definition = _project().graph.get(asset).partitions
+    described = definition.describe() if definition else "unpartitioned"
+    render_partitions(_console(), _console(stderr=True), asset, described, keys, as_json=json_)
+
+
+@partitions_app.command("add")
+def partitions_add(
+    asset: Annotated[str, typer.Argument(help="Asset key (with dynamic partitions).")],
+    keys: Annotated[list[str], typer.Argument(help="Keys to add.", show_default=False)],
+    dimension: Dimension = None,
+    json_: Json = False,
+) -> None:
+    """Add KEYs to ASSET's dynamic partitions; keys already there are left as they are."""
+    from partita.cli_render import render_key_changes
+
+    added = _project().add_partitions(asset, keys, dimension=dimension)
+    render_key_changes(_console(), asset, keys, added, added=True, as_json=json_)
+
+
+@partitions_app.command("remove")
+def partitions_remove(
+    asset: Annotated[str, typer.Argument(help="Asset key (with dynamic partitions).")],
+    keys: Annotated[list[str], typer.Argument(help="Keys to remove.", show_default=False)],
+    dimension: Dimension = None,
+    json_: Json = False,
+) -> None:
+    """Remove KEYs from ASSET's dynamic partitions; their data and state are kept, hidden."""
+    from partita.cli_render import render_key_changes
+
+    removed = _project().remove_partitions(asset, keys, dimension=dimension)
+    render_key_changes(_console(), asset, keys, removed, added=False, as_json=json_)
+
+
 @app.command()
 def logs(
     run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")],
     asset: Annotated[str | None, typer.Option("--asset", help="Only this asset.")] = None,
-    partition: Annotated[str | None, typer.Option("--partition", help="Only this key.")] = None,
+    partition: Annotated[
+        str | None, typer.Option("--partition", help="Only this partition, as runs show lists it.")
+    ] = None,
 ) -> None:
     """The log lines of a run's attempts."""
     from partita.cli_render import render_logs

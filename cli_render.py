@@ -30,8 +30,13 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}s"
 
 
+def _key(key: str) -> str:
+    # Dynamic keys may hold '[', which rich would read as markup.
+    return escape(display_key(key))
+
+
 def _ranges(ranges: Sequence[str]) -> str:
-    shown = ", ".join(ranges[:MAX_RANGES])
+    shown = escape(", ".join(ranges[:MAX_RANGES]))
     more = len(ranges) - MAX_RANGES
     return shown + (f", … (+{more} more)" if more > 0 else "")
 
@@ -60,18 +65,70 @@ def render_status(
         rows = [(r.asset, key, cause) for r in reports for key, cause in r.stale]
         console.print(f"{len(rows)} stale partitions")
         for asset, key, cause in rows:
-            console.print(f"  {asset} {display_key(key)}: {escape(cause)}")
+            console.print(f"  {asset} {_key(key)}: {escape(cause)}")
     if missing:
         for report in reports:
             if not report.ranges.get("missing"):
                 continue
-            keys = f": {', '.join(report.ranges['missing'])}" if report.partitioned else ""
+            keys = f": {escape(', '.join(report.ranges['missing']))}" if report.partitioned else ""
             console.print(f"missing {report.asset}{keys}")
+    for report in (r for r in reports if r.outside):
+        noun = "partition is" if report.outside == 1 else "partitions are"
+        console.print(
+            f"{report.asset}: {report.outside} committed {noun} outside the current "
+            "definition (kept, not shown)"
+        )
     for report in reports:
         for key, failure in report.failed:
             console.print(
-                f"[red]last attempt failed[/] {report.asset} {display_key(key)}: {escape(failure)}"
+                f"[red]last attempt failed[/] {report.asset} {_key(key)}: {escape(failure)}"
             )
+
+
+def render_partitions(
+    console: Console,
+    errors: Console,
+    asset: str,
+    definition: str,
+    keys: Sequence[str],
+    *,
+    as_json: bool,
+) -> None:
+    """An asset's partition keys, one a line on ``console``; the header goes to ``errors``
+    so that the keys can be piped."""
+    if as_json:
+        payload = {"asset": asset, "definition": definition, "count": len(keys), "keys": keys}
+        console.print_json(json.dumps(payload))
+        return
+    noun = "partition" if len(keys) == 1 else "partitions"
+    errors.print(f"{asset}: {escape(definition)}, {len(keys)} {noun}")
+    if keys:
+        console.out("\n".join(keys), highlight=False)
+
+
+def render_key_changes(
+    console: Console,
+    asset: str,
+    asked: Sequence[str],
+    changed: Sequence[str],
+    *,
+    added: bool,
+    as_json: bool,
+) -> None:
+    """Which dynamic keys were added (or removed), and which were left as they were."""
+    done = set(changed)
+    unchanged = [key for key in dict.fromkeys(asked) if key not in done]
+    verb, state = ("added", "already present") if added else ("removed", "not present")
+    if as_json:
+        payload = {"asset": asset, verb: list(changed), state.replace(" ", "_"): unchanged}
+        console.print_json(json.dumps(payload))
+        return
+    direction = "to" if added else "from"
+    listed = escape(", ".join(changed)) if changed else "nothing"
+    kept = "" if added or not changed else " (their data and state are kept, hidden)"
+    console.print(f"{verb} {direction} {asset}: {listed}{kept}")
+    if unchanged:
+        console.print(f"{state}: {escape(', '.join(unchanged))}")
 
 
 def render_why(console: Console, chain: Sequence[WhyLink]) -> None:
@@ -81,15 +138,13 @@ def render_why(console: Console, chain: Sequence[WhyLink]) -> None:
         cause = f" ({escape(link.cause)})" if link.cause else ""
         style = _STYLE.get(link.status, "")
         console.print(
-            f"{lead}{link.asset} {display_key(link.partition)}: [{style}]{link.status}[/]{cause}"
+            f"{lead}{link.asset} {_key(link.partition)}: [{style}]{link.status}[/]{cause}"
         )
         if link.detail:
             console.print("  " * depth + "  " + escape(link.detail))
     root = chain[-1]
     if root.cause:
-        console.print(
-            f"root cause: {escape(root.cause)} in {root.asset} {display_key(root.partition)}"
-        )
+        console.print(f"root cause: {escape(root.cause)} in {root.asset} {_key(root.partition)}")
 
 
 def render_runs(console: Console, runs: Sequence[RunRecord], *, as_json: bool) -> None:
@@ -126,7 +181,7 @@ def render_run(console: Console, run: RunRecord, *, as_json: bool) -> None:
     for step in run.steps:
         table.add_row(
             step.asset,
-            display_key(step.partition),
+            _key(step.partition),
             step.status,
             step.reason,
             str(len(step.attempts)),
@@ -139,7 +194,7 @@ def render_run(console: Console, run: RunRecord, *, as_json: bool) -> None:
         for attempt in step.attempts:
             if attempt.error:
                 console.print(
-                    f"  {step.asset} {display_key(step.partition)} attempt {attempt.number} "
+                    f"  {step.asset} {_key(step.partition)} attempt {attempt.number} "
                     f"{attempt.status}: {escape(attempt.error)}"
                 )
 
@@ -150,7 +205,7 @@ def render_logs(console: Console, lines: Sequence[LogLine]) -> None:
         console.print("no log lines")
     for line in lines:
         console.print(
-            f"{_when(line.ts)} {line.level:<7} {line.asset} {display_key(line.partition)} "
+            f"{_when(line.ts)} {line.level:<7} {line.asset} {_key(line.partition)} "
             f"#{line.attempt}: {escape(line.message)}"
         )
 

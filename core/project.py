@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -29,7 +30,7 @@ from partita.core.materializer import Materializer, RunResult, StepOutcome
 from partita.core.planner import Plan, Target, plan
 from partita.core.report import AssetStatus, WhyLink, asset_status, chain_nodes, why_chain
 from partita.core.status import StatusResolver
-from partita.errors import PlanError
+from partita.errors import PartitionKeyError, PlanError
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
 
 
@@ -325,6 +326,11 @@ class Project:
         self, run_id: str, asset: str | None = None, partition: str | None = None
     ) -> list[LogLine]:
         """The log lines of a run, optionally of one asset and partition."""
+        if asset is not None and partition is not None:
+            space = self._space(asset, self.now(), self.dynamic_keys())
+            if space is not None:
+                with contextlib.suppress(PartitionKeyError):  # a key the definition lost
+                    partition = space.parse(partition, asset=asset)
         return self.catalog.logs(self.run(run_id).run_id, asset, partition)
 
     def read(self, asset: str, partition: str | None = None) -> Any:

@@ -128,3 +128,25 @@ def test_schema_mismatch_fails_the_step_and_commits_nothing(tmp_path: Path, run_
     status = run_cli(project, "status", "--stale")
     assert "numbers 2026-04-02: code changed" in status.stdout
     assert "last attempt failed" in status.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["materialize", "numbers", "-p", "../etc"], ["unsafe partition key '../etc'"]),
+        (["materialize", "numbers", "-p", "2026-04-02T13:00"], ["is a time", "are daily"]),
+        (["read", "numbers", "-p", "2026-04"], ["is a month, but these partitions are daily"]),
+        (["why", "numbers", "date=2026-04-02,region=eu"], ["is not a daily partition key"]),
+        (["backfill", "numbers", "--from", "2026-04-05", "--to", "2026-04-01"], ["is after"]),
+        (["status", "numbers", "--to", "2026-04-31"], ["not a valid date or time"]),
+        (["partitions", "numbers", "--from", "April"], ["'April' is not a date or time"]),
+        (["partitions", "add", "numbers", "x"], ["numbers has no dynamic partitions"]),
+    ],
+)
+def test_bad_partition_keys_exit_2(tmp_path: Path, run_cli, args: list[str], fragments) -> None:
+    project = write_project(tmp_path / "p", GOOD)
+    assert_one_line(run_cli(project, *args), 2, "error:", *fragments)
+    if (project / ".partita" / "catalog.db").exists():  # status opens it before reading --to
+        for table in ("runs", "versions", "partitions", "dynamic_partitions"):
+            assert catalog_query(project, f"select * from {table}") == [], table
+    assert data_files(project, "numbers") == {}
