@@ -91,8 +91,12 @@ class DynamicPartitions(PartitionsDefinition):
         return self.dimension or self.name
 
     def space(self, now: dt.datetime, dynamic: DynamicKeys = NO_DYNAMIC_KEYS) -> KeySpace:
-        what = f"the dynamic partitions set {self.name!r} (`partita partitions add` adds keys)"
-        return ListSpace(self, dynamic.get(self.name, ()), what)
+        return ListSpace(
+            self,
+            dynamic.get(self.name, ()),
+            f"the dynamic partitions set {self.name!r}",
+            "add keys with `partita partitions add ASSET KEY...`",
+        )
 
     def dimensions(self) -> dict[str, PartitionsDefinition]:
         return {self.dimension_name: self}

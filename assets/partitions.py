@@ -156,11 +156,14 @@ class KeySpace(ABC):
 class ListSpace(KeySpace):
     """A space of explicitly listed keys (static or dynamic partitions)."""
 
-    def __init__(self, definition: PartitionsDefinition, keys: Sequence[str], what: str) -> None:
+    def __init__(
+        self, definition: PartitionsDefinition, keys: Sequence[str], what: str, hint: str = ""
+    ) -> None:
         self.definition = definition
         self._keys = tuple(keys)
         self._index = {key: i for i, key in enumerate(self._keys)}
         self._what = what
+        self._hint = hint
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -183,7 +186,10 @@ class ListSpace(KeySpace):
             return text
         owner = f" of {asset}" if asset else ""
         known = f"the keys {key_list(self._keys)}" if self._keys else "no keys yet"
-        raise PartitionKeyError(f"{text!r} is not a partition{owner}: {self._what} has {known}")
+        hint = f"; {self._hint}" if self._hint else ""
+        raise PartitionKeyError(
+            f"{text!r} is not a partition{owner}: {self._what} has {known}{hint}"
+        )
 
 
 def key_list(keys: Sequence[str], limit: int = 10) -> str:

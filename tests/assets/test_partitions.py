@@ -415,14 +415,14 @@ def test_malformed_or_unsafe_keys_are_rejected(text: str, expected: str) -> None
         (
             CUSTOMERS,
             "globex",
-            "'globex' is not a partition: the dynamic partitions 'customers' (add keys with "
-            "`partita partitions add ASSET KEY...`) has the keys acme",
+            "'globex' is not a partition: the dynamic partitions set 'customers' has the keys "
+            "acme; add keys with `partita partitions add ASSET KEY...`",
         ),
         (
             DynamicPartitions("suppliers"),
             "globex",
-            "'globex' is not a partition: the dynamic partitions 'suppliers' (add keys with "
-            "`partita partitions add ASSET KEY...`) has no keys yet",
+            "'globex' is not a partition: the dynamic partitions set 'suppliers' has no keys "
+            "yet; add keys with `partita partitions add ASSET KEY...`",
         ),
         (
             REGIONS,
@@ -469,7 +469,7 @@ def test_a_key_whose_window_has_not_ended_is_not_complete(key: str, end: str) ->
 
 def test_a_named_key_of_a_dynamic_set_names_the_asset() -> None:
     assert message(CUSTOMERS, "globex", asset="sales").startswith(
-        "'globex' is not a partition of sales: the dynamic partitions 'customers'"
+        "'globex' is not a partition of sales: the dynamic partitions set 'customers'"
     )
 
 
