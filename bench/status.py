@@ -1,10 +1,12 @@
 """Status benchmark: ``Project.status()`` over many partition states.
 
-Three scales (targets in docs/performance.md):
+Four scales (targets in docs/performance.md):
 
-* ``small``:  the 4-asset sales pipeline x 365 days = 1,460 states   (target < 25 ms)
-* ``365k``:   100 assets x 3,650 days                = 365,000 states (target < 1 s)
-* ``1m``:     100 assets x 10,000 days               = 1,000,000 states (target < 3 s)
+* ``small``:     the 4-asset sales pipeline x 365 days = 1,460 states     (target < 25 ms)
+* ``365k``:      100 daily assets x 3,650 days         = 365,000 states   (target < 1 s)
+* ``1m``:        100 daily assets x 10,000 days        = 1,000,000 states (target < 3 s)
+* ``1m-hourly``: 100 hourly assets x 10,000 hours      = 1,000,000 states (target < 3 s),
+                 and the 416 days of a daily asset the chains start from
 
 The catalog is populated directly (one bulk INSERT through the catalog's engine), with
 the assets' current code versions and input fingerprints computed by
@@ -15,14 +17,17 @@ split into the catalog query (``Catalog.states``) and the status computation. Pe
 memory is the subprocess's max RSS and, in a separate pass, tracemalloc's peak during
 one ``status()`` call.
 
-    .venv/bin/python bench/status.py [--scales small,365k,1m] [--repeat 5]
+    .venv/bin/python bench/status.py [--scales small,365k,1m,1m-hourly] [--repeat 5]
+    .venv/bin/python bench/status.py --scales 1m-hourly --repeat 1 --profile /tmp/status.prof
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
+import pstats
 import resource
 import shutil
 import statistics
@@ -36,13 +41,14 @@ from pathlib import Path
 import partita
 from partita.core.status import StatusResolver, input_fingerprint
 
-START = dt.date(1999, 1, 1)
+START = dt.datetime(1999, 1, 1, tzinfo=dt.UTC)
 
 SCALES = {
-    # name: (kind, assets, days, target seconds)
+    # name: (kind, assets, partitions per asset, target seconds)
     "small": ("sales", 4, 365, 0.025),
     "365k": ("wide", 100, 3_650, 1.0),
     "1m": ("wide", 100, 10_000, 3.0),
+    "1m-hourly": ("hourly", 100, 10_000, 3.0),
 }
 
 SALES_PY = '''\
@@ -50,7 +56,7 @@ SALES_PY = '''\
 
 import partita as pt
 
-daily = pt.DailyPartitions(start={start!r}, timezone="UTC")
+daily = pt.DailyPartitions(start={day!r}, timezone="UTC")
 
 
 @pt.asset(partitions=daily)
@@ -82,7 +88,7 @@ ending in 9 read their chain predecessor through Window(days=7).
 
 import partita as pt
 
-daily = pt.DailyPartitions(start={start!r}, timezone="UTC")
+daily = pt.DailyPartitions(start={day!r}, timezone="UTC")
 
 
 def _build():
@@ -101,41 +107,76 @@ for _i in range({assets}):
 '''
 
 
-def clock_for(days: int) -> dt.datetime:
-    """A fixed time at which exactly ``days`` daily partitions are due."""
-    return dt.datetime.combine(START + dt.timedelta(days=days), dt.time(), dt.UTC)
+HOURLY_PY = '''\
+"""{assets} hourly assets in ten chains of ten, cross-linked, and a daily one they start from.
+
+Asset i depends on asset i-1 (same chain) and on asset i-10 (previous chain), each
+through Identity(): the same hour upstream. The first asset of each chain reads the
+daily asset `calendar` through Containment(): the day that contains its hour.
+"""
+
+import partita as pt
+
+hourly = pt.HourlyPartitions(start={hour!r}, timezone="UTC")
+daily = pt.DailyPartitions(start={day!r}, timezone="UTC")
+
+
+def _build():
+    return None
+
+
+calendar = pt.asset(key="calendar", partitions=daily, code_version="1")(_build)
+
+for _i in range({assets}):
+    _deps = {{}}
+    if _i % 10:
+        _deps[f"a{{_i - 1:03d}}"] = pt.Identity()
+    else:
+        _deps["calendar"] = pt.Containment()
+    if _i >= 10:
+        _deps[f"a{{_i - 10:03d}}"] = pt.Identity()
+    globals()[f"a{{_i:03d}}"] = pt.asset(
+        key=f"a{{_i:03d}}", partitions=hourly, deps=_deps, code_version="1"
+    )(_build)
+'''
+
+TEMPLATES = {"sales": SALES_PY, "wide": WIDE_PY, "hourly": HOURLY_PY}
+
+
+def clock_for(kind: str, count: int) -> dt.datetime:
+    """A fixed time at which exactly ``count`` partitions of each asset are due."""
+    step = dt.timedelta(hours=1) if kind == "hourly" else dt.timedelta(days=1)
+    return START + count * step
 
 
 def make_project(folder: Path, kind: str, assets: int) -> None:
     folder.mkdir(parents=True)
     (folder / "partita.toml").write_text('definitions = "assets.py"\n')
-    template = SALES_PY if kind == "sales" else WIDE_PY
-    (folder / "assets.py").write_text(template.format(start=START.isoformat(), assets=assets))
+    source = TEMPLATES[kind].format(
+        day=START.date().isoformat(), hour=START.strftime("%Y-%m-%dT%H:%M"), assets=assets
+    )
+    (folder / "assets.py").write_text(source)
 
 
-def populate(folder: Path, days: int) -> tuple[int, float]:
+def populate(folder: Path, kind: str, count: int) -> tuple[int, float]:
     """Insert a fresh committed state for every partition; return (rows, seconds)."""
     began = time.perf_counter()
-    now = clock_for(days)
+    now = clock_for(kind, count)
     with partita.Project(folder, clock=lambda: now) as project:
         graph = project.graph
         mapper = StatusResolver(graph, {}, now)
-        keys = [(START + dt.timedelta(days=i)).isoformat() for i in range(days)]
         data: dict[str, dict[str, str]] = {}
         rows: list[tuple[object, ...]] = []
         for name in graph.order:
             code = graph.get(name).code_version
+            keys = mapper.space(name).keys()
             mine = data[name] = {key: f"{name}-{key}" for key in keys}
             edges = graph.upstream(name)
             for key in keys:
                 inputs = {}
                 for edge in edges:
                     up = data[edge.upstream]
-                    if edge.mapping.kind == "identity":
-                        inputs[edge.upstream] = {key: up[key]}
-                    else:
-                        mapped = mapper.upstream_keys(edge, key)
-                        inputs[edge.upstream] = {k: up[k] for k in mapped}
+                    inputs[edge.upstream] = {k: up[k] for k in mapper.upstream_keys(edge, key)}
                 fingerprint = input_fingerprint(inputs) if edges else ""
                 rows.append((name, key, f"v-{name}-{key}", code, mine[key], fingerprint, 1, 0.0))
         engine = project.catalog._engine  # bulk load: one executemany, one transaction
@@ -149,9 +190,11 @@ def populate(folder: Path, days: int) -> tuple[int, float]:
     return len(rows), time.perf_counter() - began
 
 
-def measure(folder: Path, days: int, repeat: int) -> dict[str, object]:
+def measure(
+    folder: Path, kind: str, count: int, repeat: int, profile: str | None = None
+) -> dict[str, object]:
     """Run in the child process: time status() and its parts, and its memory."""
-    now = clock_for(days)
+    now = clock_for(kind, count)
     began = time.perf_counter()
     project = partita.Project(folder, clock=lambda: now)
     graph = project.graph
@@ -181,6 +224,13 @@ def measure(folder: Path, days: int, repeat: int) -> dict[str, object]:
                 counts[status] = counts.get(status, 0) + n
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        project.status()
+        profiler.disable()
+        profiler.dump_stats(profile)
+
     tracemalloc.start()
     project.status()
     _, peak = tracemalloc.get_traced_memory()
@@ -206,10 +256,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default=",".join(SCALES), help="comma-separated")
     parser.add_argument("--repeat", type=int, default=5, help="timed status() calls per scale")
-    parser.add_argument("--measure", nargs=2, metavar=("DIR", "DAYS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="also cProfile one status() per scale (FILE.<scale>)"
+    )
+    parser.add_argument(
+        "--measure", nargs=3, metavar=("DIR", "KIND", "COUNT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(Path(args.measure[0]), int(args.measure[1]), args.repeat)))
+        folder, kind, count = args.measure
+        print(json.dumps(measure(Path(folder), kind, int(count), args.repeat, args.profile)))
         return
 
     print(f"partita {partita.__version__} from {Path(partita.__file__).parent}")
@@ -217,19 +273,18 @@ def main() -> None:
     results = []
     try:
         for name in args.scales.split(","):
-            kind, assets, days, target = SCALES[name]
+            kind, assets, count, target = SCALES[name]
             folder = scratch / name
             make_project(folder, kind, assets)
-            rows, seconds = populate(folder, days)
+            rows, seconds = populate(folder, kind, count)
             size = (folder / ".partita" / "catalog.db").stat().st_size / 2**20
             print(f"{name}: populated {rows:,} states in {seconds:.1f}s ({size:.0f} MB catalog)")
-            command = [sys.executable, __file__, "--measure", str(folder), str(days)]
-            child = subprocess.run(
-                [*command, "--repeat", str(args.repeat)],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
+            command = [sys.executable, __file__, "--measure", str(folder), kind, str(count)]
+            command += ["--repeat", str(args.repeat)]
+            profile = f"{args.profile}.{name}" if args.profile else None
+            if profile:
+                command += ["--profile", profile]
+            child = subprocess.run(command, check=True, capture_output=True, text=True)
             found = json.loads(child.stdout)
             if found["counts"].get("fresh") != rows:
                 raise SystemExit(f"{name}: expected {rows} fresh partitions, got {found['counts']}")
@@ -237,6 +292,8 @@ def main() -> None:
                 "  status() runs: " + "  ".join(f"{t * 1000:.0f}ms" for t in found["total_s"]),
                 flush=True,
             )
+            if profile:
+                pstats.Stats(profile).sort_stats("tottime").print_stats(12)
             results.append((name, rows, target, found))
             shutil.rmtree(folder, ignore_errors=True)
     finally:

@@ -294,9 +294,8 @@ class Project:
             elif (start or end) and (space.timed() or assets):
                 keys = space.select(start, end, asset=name)
             else:
-                keys = space.keys()
-                recorded = resolver.states.get(name, {})
-                outside = sum(1 for k, v in recorded.items() if v.version_id and k not in space)
+                keys = resolver.keys(name)
+                outside = resolver.outside(name)
             reports.append(asset_status(resolver, name, keys, outside=outside))
         return reports
 

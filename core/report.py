@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, count, repeat
+from operator import is_not
 
 from partita.core.status import (
     CODE_CHANGED,
     FRESH,
+    FRESH_STATUS,
     MISSING,
     STALE,
     UPSTREAM_CHANGED,
@@ -74,22 +77,41 @@ def asset_status(
     resolver: StatusResolver, asset: str, keys: Sequence[str], *, outside: int = 0
 ) -> AssetStatus:
     """Summarize the status of ``keys`` of ``asset``."""
+    results = resolver.statuses(asset, keys)
     counts = dict.fromkeys(STATUSES, 0)
     positions: dict[str, list[int]] = {s: [] for s in STATUSES}
     stale: list[tuple[str, str]] = []
     failed: list[tuple[str, str]] = []
-    status_of = resolver.status
-    for position, key in enumerate(keys):
-        result = status_of(asset, key)
-        counts[result.status] += 1
-        positions[result.status].append(position)
+    # Most partitions are plainly fresh (one shared value): look only at the others.
+    for position in compress(count(), map(is_not, results, repeat(FRESH_STATUS))):
+        result, key = results[position], keys[position]
+        if result.status != FRESH:
+            counts[result.status] += 1
+            positions[result.status].append(position)
         if result.status == STALE:
             stale.append((key, str(result.cause)))
         if result.failure is not None:
             failed.append((key, result.failure))
+    counts[FRESH] = len(keys) - counts[STALE] - counts[MISSING]
     partitioned = resolver.graph.get(asset).partitions is not None
-    ranges = {s: compact_ranges(positions[s], keys) for s in STATUSES if positions[s]}
+    ranges = {s: compact_ranges(positions[s], keys) for s in (STALE, MISSING) if positions[s]}
+    if counts[FRESH]:
+        taken = sorted(positions[STALE] + positions[MISSING])
+        ranges = {FRESH: _gaps(taken, keys), **ranges}
     return AssetStatus(asset, partitioned, counts, ranges, stale, failed, outside)
+
+
+def _gaps(taken: Sequence[int], keys: Sequence[str]) -> list[str]:
+    # compact_ranges of the positions not in `taken` (sorted), without listing them.
+    ranges: list[str] = []
+    start = 0
+    for position in taken:
+        if position > start:
+            ranges.append(_span(keys, start, position - 1))
+        start = position + 1
+    if start < len(keys):
+        ranges.append(_span(keys, start, len(keys) - 1))
+    return ranges
 
 
 @dataclass(frozen=True, slots=True)

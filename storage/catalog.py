@@ -8,11 +8,12 @@ bulk: one query returns the state of every partition of the assets asked for.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import socket
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, tuple_, update
@@ -25,7 +26,7 @@ from partita.storage.records import (
     AttemptRecord,
     LogLine,
     NewVersion,
-    PartitionState,
+    PartitionStates,
     RunRecord,
     StepRecord,
     VersionRecord,
@@ -56,10 +57,13 @@ _ONE_PARTITION = (P.asset == bindparam("w_asset"), P.partition == bindparam("w_p
 _STATES = select(
     P.asset, P.partition, P.version_id, P.code_version, P.data_version, P.input_hash, P.failure
 )
-_STATES_OF_ASSETS = _STATES.where(P.asset.in_(bindparam("w_assets", expanding=True)))
+# Ordered by asset (the primary key's index on SQLite, so no sort), to be split in groups.
+_STATES_OF_ASSETS = _STATES.where(P.asset.in_(bindparam("w_assets", expanding=True))).order_by(
+    P.asset
+)
 _STATES_OF_PARTITIONS = _STATES.where(
     tuple_(P.asset, P.partition).in_(bindparam("w_pairs", expanding=True))
-)
+).order_by(P.asset)
 # FOR UPDATE locks the partition's row where the database has row locks (SQLite's
 # BEGIN IMMEDIATE already serializes writers), so a lease is read and changed atomically.
 _LEASE = (
@@ -152,32 +156,34 @@ class Catalog:
 
     # -- partition state --------------------------------------------------------------
 
-    def states(self, assets: Collection[str]) -> dict[str, dict[str, PartitionState]]:
+    def states(self, assets: Collection[str]) -> dict[str, PartitionStates]:
         """The state of every recorded partition of ``assets``, in one query."""
         return self._states(assets, _STATES_OF_ASSETS, {"w_assets": list(assets)})
 
-    def states_of(
-        self, wanted: Mapping[str, Collection[str]]
-    ) -> dict[str, dict[str, PartitionState]]:
+    def states_of(self, wanted: Mapping[str, Collection[str]]) -> dict[str, PartitionStates]:
         """The state of some partitions of some assets, in one query."""
         pairs = [(asset, key) for asset, keys in wanted.items() for key in keys]
         if not pairs:
-            return {key: {} for key in wanted}
+            return {key: PartitionStates() for key in wanted}
         return self._states(wanted, _STATES_OF_PARTITIONS, {"w_pairs": pairs})
 
     def _states(
         self, assets: Collection[str], query: Any, parameters: dict[str, Any]
-    ) -> dict[str, dict[str, PartitionState]]:
-        result: dict[str, dict[str, PartitionState]] = {key: {} for key in assets}
-        with _no_gc():
-            with self._read("reading partition states") as conn:
-                cursor = conn.execute(query, parameters)
-                # Plain strings need no result processing: take the driver's rows as they
-                # are (SQLAlchemy's Row objects cost more than the query over many rows).
-                rows = cursor.cursor.fetchall()
-                cursor.close()
-            for asset, partition, version, code, data, inputs, failure in rows:
-                result[asset][partition] = PartitionState(version, code, data, inputs, failure)
+    ) -> dict[str, PartitionStates]:
+        result = {key: PartitionStates() for key in assets}
+        partition_of = itemgetter(1)
+        with self._read("reading partition states") as conn:
+            cursor = conn.execute(query, parameters)
+            # Plain strings need no result processing: take the driver's rows as they are
+            # (SQLAlchemy's Row objects cost more than the query over many rows), and keep
+            # them so (PartitionStates makes a record when one is looked up). The cyclic
+            # garbage collector stays on: it untracks the tuples of strings as they come,
+            # which costs less than one pass over all of them afterwards.
+            rows = cursor.cursor.fetchall()
+            cursor.close()
+        for asset, group in groupby(rows, itemgetter(0)):
+            found = list(group)
+            result[asset].rows.update(zip(map(partition_of, found), found, strict=True))
         return result
 
     def versions(self, asset: str, partitions: Collection[str]) -> dict[str, VersionRecord]:
@@ -634,22 +640,6 @@ class Catalog:
                     tuple_(P.asset, P.partition).in_([(asset, p) for p in partitions])
                 )
             )
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while loading many objects that form no cycles.
-
-    Otherwise it runs full collections over the growing heap again and again: a third
-    of the time of loading a million partition states.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _version(row: Mapping[str, Any]) -> VersionRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 
@@ -22,6 +23,42 @@ class PartitionState:
     data_version: str | None
     input_hash: str | None
     failure: str | None = None
+
+
+StateRow = tuple[str, str, str | None, str | None, str | None, str | None, str | None]
+"""A partition's state as the catalog reads it: ``(asset, partition, version_id,
+code_version, data_version, input_hash, failure)``."""
+
+
+class PartitionStates(Mapping[str, PartitionState]):
+    """The recorded partitions of one asset and their states, as the catalog read them.
+
+    The rows are kept as the database returned them (``rows``: partition -> ``StateRow``)
+    and a :class:`PartitionState` is made only when one is looked up, because making a
+    million of them costs more than reading them: status over many partitions reads
+    ``rows`` directly.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: dict[str, StateRow] | None = None) -> None:
+        self.rows: dict[str, StateRow] = {} if rows is None else rows
+
+    def __getitem__(self, key: str) -> PartitionState:
+        _, _, version_id, code_version, data_version, input_hash, failure = self.rows[key]
+        return PartitionState(version_id, code_version, data_version, input_hash, failure)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"PartitionStates({dict(self.items())!r})"
 
 
 @dataclass(frozen=True, slots=True)
