@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, Index, SQLModel
 
 
@@ -33,8 +34,8 @@ class StepRow(SQLModel, table=True):
     started_at: float | None = None
     finished_at: float | None = None
     version_id: str | None = None
-    rows: int | None = None
-    bytes: int | None = None
+    rows: int | None = Field(default=None, sa_type=BigInteger)
+    bytes: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class AttemptRow(SQLModel, table=True):
@@ -60,8 +61,9 @@ class VersionRow(SQLModel, table=True):
     status: str = "committed"  # committed | superseded
     kind: str
     files: str  # JSON list, relative to the store root
-    rows: int | None = None
-    bytes: int
+    # BIGINT: a partition of 2 GiB or 2**31 rows overflows PostgreSQL's INTEGER.
+    rows: int | None = Field(default=None, sa_type=BigInteger)
+    bytes: int = Field(sa_type=BigInteger)
     data_version: str
     code_version: str
     input_hash: str

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 BIN = Path(sys.executable).parent
+# The PostgreSQL server the tests may use: its maintenance database, where they create
+# and drop their own. CI must have one, so there a missing server fails instead of skipping.
+POSTGRES_URL = os.environ.get(
+    "PARTITA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def partita_executable() -> str:
@@ -30,6 +38,61 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["COLUMNS"] = "200"
     env.update(extra or {})
     return env
+
+
+def postgres_url() -> str:
+    """The URL of the test PostgreSQL server's maintenance database, once it answers.
+
+    Skips the test when the server (or psycopg) is missing, except with ``CI=true``,
+    where that fails the test.
+    """
+    where = make_url(POSTGRES_URL).render_as_string()  # password hidden
+    try:
+        import psycopg
+    except ImportError as exc:
+        _unavailable(f"PostgreSQL tests need psycopg: {exc}")
+    try:
+        with psycopg.connect(_libpq_url(POSTGRES_URL), connect_timeout=5):
+            pass
+    except psycopg.Error as exc:
+        _unavailable(f"PostgreSQL at {where} is unreachable: {exc}")
+    return POSTGRES_URL
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg://...``) as libpq spells it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for the test session (dropped at its end): its URL."""
+    import psycopg
+
+    server = postgres_url()
+    name = f"partita_test_{secrets.token_hex(6)}"
+    with psycopg.connect(_libpq_url(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_libpq_url(server), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_execute(url: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple]:
+    """Run one statement on a PostgreSQL database (``?`` placeholders, as in SQLite)."""
+    import psycopg
+
+    with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
+        cursor = conn.execute(statement.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ leases are made with a negative ``lease_seconds`` (or an UPDATE of ``lease_expir
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import sqlite3
 import subprocess
@@ -19,10 +21,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
 
 from partita.errors import CatalogError, ConfigError, LeaseLostError
 from partita.storage import Catalog, LogLine, NewVersion, PartitionState
 from partita.storage.engine import redact_url
+from tests.conftest import postgres_execute, postgres_url
 
 A, B, C = "sales", "clean", "report"
 DAY1, DAY2, DAY3 = "2026-04-01", "2026-04-02", "2026-04-03"
@@ -60,19 +64,29 @@ def _sqlite_executor(path: Path) -> Callable[[str, tuple[object, ...]], list[tup
     return execute
 
 
-def _sqlite_factory(tmp_path: Path) -> CatalogFactory:
-    path = tmp_path / "catalog.db"
+def _sqlite_factory(request: pytest.FixtureRequest) -> CatalogFactory:
+    path = request.getfixturevalue("tmp_path") / "catalog.db"
     return CatalogFactory(f"sqlite:///{path}", _sqlite_executor(path))
 
 
+def _postgres_factory(request: pytest.FixtureRequest) -> CatalogFactory:
+    # One database for the session; each test starts from an empty schema in it.
+    url = request.getfixturevalue("postgres_database")
+    postgres_execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    return CatalogFactory(url, functools.partial(postgres_execute, url))
+
+
 # Each backend: how to make a fresh database and open catalogs on it.
-BACKENDS: dict[str, Callable[[Path], CatalogFactory]] = {"sqlite": _sqlite_factory}
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], CatalogFactory]] = {
+    "sqlite": _sqlite_factory,
+    "postgres": _postgres_factory,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def make_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogFactory]:
+def make_catalog(request: pytest.FixtureRequest) -> Iterator[CatalogFactory]:
     """Open catalogs (several handles, like several processes) on one fresh database."""
-    factory = BACKENDS[request.param](tmp_path)
+    factory = BACKENDS[request.param](request)
     yield factory
     factory.close()
 
@@ -204,6 +218,19 @@ class TestCatalog:
         )
         assert version.inputs == {"upstream": {DAY1: "u1"}}
         assert (version.run_id, version.status) == ("run-7", "committed")
+
+    def test_sizes_beyond_32_bits_are_kept(self, make_catalog) -> None:
+        catalog = make_catalog()
+        rows, size = 3_000_000_000, 5 * 2**30
+        ids = catalog.create_run("run-1", "materialize", [A], [(A, DAY1, "missing")])
+        build(catalog, A, DAY1, dataclasses.replace(new_version("v1"), rows=rows, bytes=size))
+        catalog.update_step(ids[(A, DAY1)], status="succeeded", rows=rows, bytes=size)
+
+        version = catalog.versions(A, [DAY1])[DAY1]
+        step = catalog.run("run-1").steps[0]
+
+        assert (version.rows, version.bytes) == (rows, size)
+        assert (step.rows, step.bytes) == (rows, size)
 
     # -- dynamic partitions -------------------------------------------------------
 
@@ -364,6 +391,30 @@ class TestCatalog:
         assert second.acquire(A, DAY2, "owner-2") is not None  # another partition is free
         first.release(A, DAY1, "owner-1", token)
         assert second.acquire(A, DAY1, "owner-2") == token + 1
+
+    def test_writers_racing_for_a_lease_get_it_once(self, make_catalog) -> None:
+        catalogs = [make_catalog() for _ in range(6)]  # six connections, like six processes
+        gone = catalogs[0].acquire(A, DAY1, "gone")
+        assert gone is not None
+        make_catalog.sql("UPDATE partitions SET lease_expires = lease_expires - 3600")
+        together = threading.Barrier(len(catalogs))
+
+        def race(partition: str) -> list[int | None]:
+            def take(n: int) -> int | None:
+                together.wait(timeout=30)
+                return catalogs[n].acquire(A, partition, f"writer-{n}")
+
+            with ThreadPoolExecutor(max_workers=len(catalogs)) as pool:
+                return list(pool.map(take, range(len(catalogs)), timeout=60))
+
+        with count_selects() as selects:
+            expired = race(DAY1)  # everyone reads the expired lease: one takes it over
+            fresh = race(DAY2)  # nobody has a row yet: one creates it
+
+        assert sorted(expired, key=str) == [gone + 1] + [None] * 5
+        assert sorted(fresh, key=str) == [1] + [None] * 5
+        if make_catalog.url.startswith("postgresql"):  # row locks; SQLite serializes writers
+            assert any("FOR UPDATE" in statement for statement in selects), selects
 
     def test_an_expired_lease_is_taken_over(self, make_catalog) -> None:
         expired, live = make_catalog(lease_seconds=-1), make_catalog()
@@ -735,3 +786,20 @@ def test_an_unusable_postgres_catalog_error_has_no_password() -> None:
 
     assert PASSWORD not in str(raised.value)
     assert "partita:***@127.0.0.1" in str(raised.value)
+
+
+def test_a_failing_postgres_catalog_error_has_no_password() -> None:
+    # A server that answers, with a database that does not exist (or, where the server
+    # checks passwords, a wrong one): the error comes from the server, the URL is redacted.
+    server = make_url(postgres_url())
+    url = server.set(password=PASSWORD, database="partita_no_such_database").render_as_string(
+        hide_password=False
+    )
+
+    with pytest.raises(CatalogError) as raised:
+        Catalog(url)
+
+    message = str(raised.value)
+    assert PASSWORD not in message
+    assert f"{server.username}:***@" in message
+    assert len(message.splitlines()) == 1
