@@ -21,6 +21,7 @@ import fsspec
 import pyarrow as pa
 from fsspec.exceptions import BlocksizeMismatchError, FSTimeoutError
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.spec import AbstractBufferedFile
 
 from partita.errors import StorageError
 from partita.storage import formats
@@ -214,8 +215,10 @@ class DataStore:
 
     def exists(self, path: str) -> bool:
         """Whether a file exists at a relative path."""
+        full = self._full(path)
         try:
-            return bool(self._fs.exists(self._full(path)))
+            self._fs.invalidate_cache(full)  # a cached listing would answer for other writers
+            return bool(self._fs.exists(full))
         except _IO_ERRORS as exc:
             raise StorageError(f"cannot check {self._display(path)}: {exc}") from exc
 
@@ -225,8 +228,10 @@ class DataStore:
         Raises:
             StorageError: The file is missing or cannot be inspected.
         """
+        full = self._full(path)
         try:
-            return int(self._fs.size(self._full(path)))
+            self._fs.invalidate_cache(full)
+            return int(self._fs.size(full))
         except _IO_ERRORS as exc:
             raise StorageError(f"cannot get the size of {self._display(path)}: {exc}") from exc
 
@@ -292,8 +297,7 @@ class DataStore:
                 moving = True
                 self._fs.mv(target, final)
         except BaseException:
-            # discard() aborts an unfinished upload, where close() would publish it.
-            _quietly(getattr(file, "discard", file.close))
+            _quietly(_abandon, file)
             for leftover in (target, final) if moving else (target,):
                 _quietly(self._fs.rm_file, leftover)
             raise
@@ -335,6 +339,23 @@ def _fsync_directory(folder: str) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _abandon(file: Any) -> None:
+    """Drop a file being written without publishing it.
+
+    ``discard()`` aborts an unfinished upload, where ``close()`` would publish it.
+    """
+    discard = getattr(file, "discard", None)
+    if discard is None:
+        file.close()
+        return
+    try:
+        discard()
+    finally:
+        if isinstance(file, AbstractBufferedFile):
+            # Collected unclosed, it would close itself and upload what it still holds.
+            file.closed = True
 
 
 def _quietly(action: Callable[..., object], *args: object) -> None:

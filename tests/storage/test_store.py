@@ -7,11 +7,14 @@ import io
 import types
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
 from partita.errors import SchemaError, StorageError
 from partita.storage import formats, versions
@@ -24,46 +27,78 @@ DAY = "date=2026-04-08"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-@pytest.fixture(params=["local", "memory"])
-def make_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[MakeStore]:
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """Where a test's stores live: a root URL and the fsspec options to open it."""
+
+    root: str
+    options: dict[str, Any]
+
+
+class Files:
+    """The files of a store seen from outside it, as another process would see them.
+
+    The filesystem is a separate, uncached instance: nothing it does passes through the
+    store's own filesystem object or its listing cache.
+    """
+
+    def __init__(self, fs: fsspec.AbstractFileSystem) -> None:
+        self.fs = fs
+
+    def under(self, store: DataStore, directory: str) -> list[str]:
+        """Every file below a directory, hidden ones included."""
+        path = self._path(store, directory)
+        if not self.fs.exists(path):
+            return []
+        return sorted(name.removeprefix(path.rstrip("/") + "/") for name in self.fs.find(path))
+
+    def put(self, store: DataStore, path: str, data: bytes) -> None:
+        full = self._path(store, path)
+        self.fs.makedirs(self.fs._parent(full), exist_ok=True)
+        self.fs.pipe_file(full, data)
+
+    def remove(self, store: DataStore, path: str) -> None:
+        self.fs.rm_file(self._path(store, path))
+
+    def read(self, store: DataStore, path: str) -> bytes:
+        return self.fs.cat_file(self._path(store, path))
+
+    def _path(self, store: DataStore, path: str) -> str:
+        return self.fs._strip_protocol(store.absolute(path))
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[Backend]:
+    """Each filesystem in turn: local disk, ``memory://`` and S3 (a moto server)."""
+    if request.param == "local":
+        yield Backend(str(tmp_path), {})
+        return
+    if request.param == "memory":
+        root, options = f"memory://partita-test-{uuid.uuid4().hex}", {}
+    else:
+        bucket, options = request.getfixturevalue("s3_bucket")
+        root = f"s3://{bucket}/prefix-{uuid.uuid4().hex}"
+    yield Backend(root, options)
+    fs, path = fsspec.core.url_to_fs(root, skip_instance_cache=True, **options)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+@pytest.fixture
+def make_store(backend: Backend) -> MakeStore:
     """Make fresh, empty stores on the parametrized filesystem."""
-    memory_roots: list[str] = []
+    return lambda: DataStore(f"{backend.root}/{uuid.uuid4().hex}", backend.options)
 
-    def make() -> DataStore:
-        name = f"partita-test-{uuid.uuid4().hex}"
-        if request.param == "local":
-            return DataStore(str(tmp_path / name))
-        memory_roots.append(f"/{name}")
-        return DataStore(f"memory://{name}")
 
-    yield make
-    memory = fsspec.filesystem("memory")
-    for root in memory_roots:
-        if memory.exists(root):
-            memory.rm(root, recursive=True)
+@pytest.fixture
+def files(backend: Backend) -> Files:
+    """An outside view of the parametrized filesystem."""
+    fs, _ = fsspec.core.url_to_fs(backend.root, skip_instance_cache=True, **backend.options)
+    return Files(fs)
 
 
 def sales(*ids: int) -> pa.Table:
     return pa.table({"id": list(ids), "amount": [i * 1.5 for i in ids]})
-
-
-def files_under(store: DataStore, directory: str) -> list[str]:
-    """Every file below a directory, hidden ones included, found without the store's help."""
-    fs, path = fsspec.core.url_to_fs(store.absolute(directory))
-    if not fs.exists(path):
-        return []
-    return sorted(name.removeprefix(path.rstrip("/") + "/") for name in fs.find(path))
-
-
-def put(store: DataStore, path: str, data: bytes) -> None:
-    fs, full = fsspec.core.url_to_fs(store.absolute(path))
-    fs.makedirs(fs._parent(full), exist_ok=True)
-    fs.pipe_file(full, data)
-
-
-def raw_bytes(store: DataStore, path: str) -> bytes:
-    fs, full = fsspec.core.url_to_fs(store.absolute(path))
-    return fs.cat_file(full)
 
 
 class TestDataStore:
@@ -118,7 +153,7 @@ class TestDataStore:
         assert written.files[0].endswith(f".{suffix}")
         assert store.read(written.files, written.kind) == value
 
-    def test_layout_and_relative_file_names(self, make_store: MakeStore) -> None:
+    def test_layout_and_relative_file_names(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
         version = new_version_id()
         partitioned = store.write("clean_sales", DAY, version, sales(1))
@@ -133,7 +168,7 @@ class TestDataStore:
         for written in (partitioned, nested, unpartitioned):
             assert store.exists(written.files[0])
             assert store.absolute(written.files[0]).endswith("/" + written.files[0])
-        assert files_under(store, "clean_sales") == [f"{DAY}/part-{version}.parquet"]
+        assert files.under(store, "clean_sales") == [f"{DAY}/part-{version}.parquet"]
         assert not store.exists(f"clean_sales/{DAY}/part-{new_version_id()}.parquet")
 
     def test_identical_values_have_identical_data_versions(self, make_store: MakeStore) -> None:
@@ -147,25 +182,42 @@ class TestDataStore:
         texts = [store.write("report", "", new_version_id(), text) for text in ("a", "a", "b")]
         assert texts[0].data_version == texts[1].data_version != texts[2].data_version
 
-    def test_records_bytes_and_content_hash(self, make_store: MakeStore) -> None:
+    def test_records_bytes_and_content_hash(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
         for value in (sales(1, 2, 3), [1, 2], {"a": 1}, "text", b"bytes"):
             written = store.write("asset", DAY, new_version_id(), value)
-            data = raw_bytes(store, written.files[0])
+            data = files.read(store, written.files[0])
             assert written.bytes == len(data) == store.size(written.files[0])
             assert written.data_version == hashlib.blake2b(data, digest_size=16).hexdigest()
 
-    def test_leftovers(self, make_store: MakeStore) -> None:
+    def test_leftovers(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
         old = store.write("summary", "", new_version_id(), {"v": 1})
         current = store.write("summary", "", new_version_id(), {"v": 2})
         temporary = f"summary/.part-{new_version_id()}.json.tmp"
-        put(store, temporary, b"half a fil")
+        files.put(store, temporary, b"half a fil")
         store.write("summary", DAY, new_version_id(), {"v": 3})  # a subdirectory: never listed
         store.write("summary/nested", "", new_version_id(), {"v": 4})
         assert store.leftovers("summary", "", current.files) == sorted([temporary, *old.files])
         assert store.leftovers("summary", "", [*old.files, *current.files]) == [temporary]
         assert store.leftovers("missing", DAY, ()) == []
+
+    def test_sees_what_others_write_and_remove(self, make_store: MakeStore, files: Files) -> None:
+        store = make_store()
+        current = store.write("summary", "", new_version_id(), {"v": 1})
+        other = f"summary/part-{new_version_id()}.json"
+        # Listing first: a filesystem that caches listings now remembers the directory.
+        assert store.leftovers("summary", "", current.files) == []
+        assert not store.exists(other)
+        files.put(store, other, b"{}")
+        assert store.exists(other)
+        assert store.size(other) == 2
+        assert store.leftovers("summary", "", current.files) == [other]
+        files.remove(store, other)
+        assert not store.exists(other)
+        with pytest.raises(StorageError, match="cannot get the size"):
+            store.size(other)
+        assert store.leftovers("summary", "", current.files) == []
 
     def test_delete(self, make_store: MakeStore) -> None:
         store = make_store()
@@ -177,14 +229,14 @@ class TestDataStore:
         assert store.leftovers("clean_sales", DAY, current.files) == []
         assert store.read(current.files, current.kind).equals(sales(2))
 
-    def test_schema_failure_leaves_no_file(self, make_store: MakeStore) -> None:
+    def test_schema_failure_leaves_no_file(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
         previous = store.write("clean_sales", DAY, new_version_id(), sales(1))
         schema = pa.schema([("id", pa.int64()), ("amount", pa.float64())])
         bad = pa.table({"id": [1], "amount": ["1.5"]})
         with pytest.raises(SchemaError, match="asset clean_sales: column 'amount' is string"):
             store.write("clean_sales", DAY, new_version_id(), bad, schema=schema)
-        assert files_under(store, "clean_sales") == [previous.files[0].removeprefix("clean_sales/")]
+        assert files.under(store, "clean_sales") == [previous.files[0].removeprefix("clean_sales/")]
 
     @pytest.mark.parametrize(
         ("error", "expected"),
@@ -193,6 +245,7 @@ class TestDataStore:
     def test_write_failing_midway_leaves_no_file(
         self,
         make_store: MakeStore,
+        files: Files,
         monkeypatch: pytest.MonkeyPatch,
         error: Exception,
         expected: type[Exception],
@@ -208,19 +261,21 @@ class TestDataStore:
         if expected is StorageError:
             assert caught.value.__cause__ is error
             assert "clean_sales" in str(caught.value)
-        assert files_under(store, "clean_sales") == []
+        assert files.under(store, "clean_sales") == []
 
-    def test_unsupported_value_is_a_storage_error(self, make_store: MakeStore) -> None:
+    def test_unsupported_value_is_a_storage_error(
+        self, make_store: MakeStore, files: Files
+    ) -> None:
         store = make_store()
         with pytest.raises(StorageError, match=r"type set.*pyarrow\.Table"):
             store.write("clean_sales", DAY, new_version_id(), {1, 2})
-        assert files_under(store, "clean_sales") == []
+        assert files.under(store, "clean_sales") == []
 
-    def test_read_errors(self, make_store: MakeStore) -> None:
+    def test_read_errors(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
         with pytest.raises(StorageError, match="no such file"):
             store.read([f"clean_sales/{DAY}/part-gone.parquet"], "parquet")
-        put(store, "clean_sales/part-bad.parquet", b"not parquet")
+        files.put(store, "clean_sales/part-bad.parquet", b"not parquet")
         with pytest.raises(StorageError, match=r"part-bad\.parquet"):
             store.read(["clean_sales/part-bad.parquet"], "parquet")
         with pytest.raises(StorageError, match="no files"):
@@ -275,7 +330,7 @@ def test_unknown_protocol_is_a_storage_error() -> None:
 def test_hive_layout_reads_with_pyarrow_and_duckdb(tmp_path) -> None:
     duckdb = pytest.importorskip("duckdb")
     ds = pytest.importorskip("pyarrow.dataset")
-    store = DataStore(str(tmp_path / "data"))
+    store, files = DataStore(str(tmp_path / "data")), Files(LocalFileSystem())
     store.write("clean_sales", "date=2026-04-07", new_version_id(), sales(1, 2))
     old = store.write("clean_sales", "date=2026-04-08", new_version_id(), sales(8, 9))
     current = store.write("clean_sales", "date=2026-04-08", new_version_id(), sales(3, 4, 5))
@@ -285,7 +340,7 @@ def test_hive_layout_reads_with_pyarrow_and_duckdb(tmp_path) -> None:
     crashed = io.BytesIO()
     pq.write_table(sales(99), crashed)
     temporary = f"clean_sales/date=2026-04-08/.part-{new_version_id()}.parquet.tmp"
-    put(store, temporary, crashed.getvalue())
+    files.put(store, temporary, crashed.getvalue())
 
     dataset = ds.dataset(store.absolute("clean_sales"), format="parquet", partitioning="hive")
     table = dataset.to_table()
@@ -319,8 +374,8 @@ def test_failure_after_the_rename_removes_the_file(tmp_path, monkeypatch) -> Non
     def fail(folder: str) -> None:
         raise OSError("fsync failed")
 
-    store = DataStore(str(tmp_path / "data"))
+    store, files = DataStore(str(tmp_path / "data")), Files(LocalFileSystem())
     monkeypatch.setattr(store_module, "_fsync_directory", fail)
     with pytest.raises(StorageError, match="fsync failed"):
         store.write("clean_sales", DAY, new_version_id(), sales(1))
-    assert files_under(store, "clean_sales") == []
+    assert files.under(store, "clean_sales") == []
