@@ -1,4 +1,4 @@
-"""Shared fixtures: factories for example projects and for running the installed CLI."""
+"""Shared fixtures: example projects, the installed CLI, a PostgreSQL server and S3 (moto)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -65,6 +66,14 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def _require(module: str) -> None:
+    """Import an optional test dependency: skip without it, except on CI where it must run."""
+    if os.environ.get("CI", "").lower() == "true":
+        __import__(module)
+    else:
+        pytest.importorskip(module)
+
+
 def _libpq_url(url: str) -> str:
     """A SQLAlchemy URL (``postgresql+psycopg://...``) as libpq spells it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -93,6 +102,51 @@ def postgres_execute(url: str, statement: str, params: tuple[object, ...] = ()) 
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         cursor = conn.execute(statement.replace("?", "%s"), params)
         return cursor.fetchall() if cursor.description is not None else []
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A fresh bucket on a moto S3 server bound to 127.0.0.1, and the s3fs options to reach it.
+
+    The AWS variables are fakes, set for this process while the server runs, so botocore
+    never looks for real credentials, profiles or instance metadata.
+    """
+    _require("s3fs")
+    _require("moto.server")
+    import fsspec
+    from moto.server import ThreadedMotoServer
+
+    nowhere = str(tmp_path_factory.mktemp("aws") / "none")
+    with pytest.MonkeyPatch.context() as env:
+        for name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+        ):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        env.setenv("AWS_CONFIG_FILE", nowhere)
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", nowhere)
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            options: dict[str, Any] = {
+                "endpoint_url": f"http://{host}:{port}",
+                "key": "testing",
+                "secret": "testing",
+                "client_kwargs": {"region_name": "eu-west-1"},
+            }
+            bucket = f"partita-test-{uuid.uuid4().hex[:12]}"
+            fsspec.filesystem("s3", skip_instance_cache=True, **options).mkdir(bucket)
+            yield bucket, options
+        finally:
+            server.stop()
 
 
 @pytest.fixture
