@@ -430,7 +430,7 @@ class TimeSpace(KeySpace):
         self.definition: TimePartitions = definition
         self.first = first
         self.stop = stop
-        self._positions: dict[str, int] | None = None
+        self._listing: tuple[list[str], dict[str, int]] | None = None
 
     def __len__(self) -> int:
         return self.stop - self.first
@@ -441,10 +441,17 @@ class TimeSpace(KeySpace):
     def key_at(self, index: int) -> str:
         return self.definition.key_of(self.first + index)
 
+    def _listed(self) -> tuple[list[str], dict[str, int]]:
+        # Rendering a key is the costly part (hourly keys go through the timezone), so the
+        # keys are rendered once per space, for listing and for lookups alike.
+        if self._listing is None:
+            key_of = self.definition.key_of
+            keys = [key_of(ordinal) for ordinal in range(self.first, self.stop)]
+            self._listing = keys, {key: i for i, key in enumerate(keys)}
+        return self._listing
+
     def index(self, key: str) -> int | None:
-        if self._positions is None:
-            self._positions = {k: i for i, k in enumerate(self.keys())}
-        found = self._positions.get(key)
+        found = self._listed()[1].get(key)
         if found is not None:
             return found
         try:
@@ -453,13 +460,10 @@ class TimeSpace(KeySpace):
             return None
 
     def __contains__(self, key: object) -> bool:
-        if self._positions is None:
-            self._positions = {k: i for i, k in enumerate(self.keys())}
-        return key in self._positions
+        return key in self._listed()[1]
 
     def keys(self) -> list[str]:
-        key_of = self.definition.key_of
-        return [key_of(ordinal) for ordinal in range(self.first, self.stop)]
+        return list(self._listed()[0])
 
     def parse(self, text: str, *, asset: str = "") -> str:
         check_safe_key(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import shutil
@@ -48,10 +49,7 @@ def postgres_url() -> str:
     where that fails the test.
     """
     where = make_url(POSTGRES_URL).render_as_string()  # password hidden
-    try:
-        import psycopg
-    except ImportError as exc:
-        _unavailable(f"PostgreSQL tests need psycopg: {exc}")
+    psycopg = _require("psycopg")
     try:
         with psycopg.connect(_libpq_url(POSTGRES_URL), connect_timeout=5):
             pass
@@ -66,12 +64,12 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _require(module: str) -> None:
+def _require(module: str) -> Any:
     """Import an optional test dependency: skip without it, except on CI where it must run."""
-    if os.environ.get("CI", "").lower() == "true":
-        __import__(module)
-    else:
-        pytest.importorskip(module)
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        _unavailable(f"these tests need {module}: {exc}")
 
 
 def _libpq_url(url: str) -> str:
