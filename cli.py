@@ -348,12 +348,117 @@ def read(
     render_value(_console(), _project().read(asset, partition), limit)
 
 
+@app.command()
+def gc(
+    grace: Annotated[
+        str,
+        typer.Option(
+            "--grace",
+            help="Keep unreferenced files younger than this: 30m, 2h, 7d, 0s.",
+        ),
+    ] = "1h",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every file removed or kept.")
+    ] = False,
+    json_: Json = False,
+) -> None:
+    """Remove the data files no committed version uses any more, once older than --grace."""
+    from partita.assets.durations import parse_duration
+    from partita.cli_render import render_gc
+    from partita.core.gc import FAILED
+
+    result = _project().gc(parse_duration(grace, what="--grace"), dry_run=dry_run)
+    render_gc(_console(), result, verbose=verbose, as_json=json_)
+    _exit(EXIT_FAILED if result.count(FAILED) else EXIT_OK)
+
+
+@app.command()
+def doctor(
+    assets: Annotated[list[str] | None, typer.Argument(help="Asset keys (default: all).")] = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Mark missing or corrupt partitions for rebuild.")
+    ] = False,
+    json_: Json = False,
+) -> None:
+    """Check that every committed partition's files exist and match their recorded hash."""
+    from partita.cli_render import render_doctor
+
+    report = _project().doctor(assets or None, fix=fix)
+    render_doctor(_console(), report, as_json=json_)
+    _exit(EXIT_OK if report.healthy else EXIT_FAILED)
+
+
+@app.command()
+def daemon(
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="One tick, then exit (exit 0 if another daemon is active)."),
+    ] = False,
+    interval: Annotated[
+        str, typer.Option("--interval", help="Time between ticks: 30s, 5m, 1h.")
+    ] = "30s",
+) -> None:
+    """Keep assets fresh: schedules, eager assets and sensors, one tick every --interval.
+
+    One daemon is active per project; another one waits as a standby and takes over
+    when the active one stops. SIGTERM or Ctrl-C lets the steps in flight finish.
+    """
+    import signal
+    import threading
+
+    from partita.assets.durations import parse_duration
+    from partita.core.daemon import Daemon
+
+    seconds = parse_duration(interval, what="--interval")
+    if seconds <= 0:
+        _console(stderr=True).print(f"error: --interval {interval} must be more than 0s")
+        _exit(EXIT_USAGE)
+    project = _project()
+    project.definitions  # noqa: B018 - bad definitions are a usage error, before any tick
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    _state["running"] = True
+    runner = Daemon(
+        project, interval=seconds, echo=lambda line: _console().print(line, markup=False)
+    )
+    last = runner.run(once=once, stop=stop)
+    _exit(EXIT_FAILED if once and last is not None and last.status == "failed" else EXIT_OK)
+
+
+@app.command()
+def ticks(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Ticks to show.", min=1)] = 20,
+    json_: Json = False,
+) -> None:
+    """The daemon's newest ticks: what each source requested and why, and the runs."""
+    from partita.cli_render import render_ticks
+    from partita.core.daemon import recent_ticks
+
+    render_ticks(_console(), recent_ticks(_project(), limit), as_json=json_)
+
+
+def _show_alert_warnings() -> None:
+    """An alert that could not be delivered is one warning line on stderr, never an error."""
+    import logging
+
+    alerts = logging.getLogger("partita.alerts")
+    if not alerts.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        alerts.addHandler(handler)
+
+
 def main() -> None:
     """Entry point: run the app; print a PartitaError as one line and exit 1 or 2.
 
     Errors in what was asked (definitions, configuration, arguments) exit 2; errors
     while a run executes (a step, the catalog, the storage) exit 1.
     """
+    _show_alert_warnings()
     try:
         app()
     except PartitaError as exc:

@@ -13,8 +13,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from partita.assets import display_key
+from partita.core.doctor import DoctorReport
+from partita.core.gc import GcResult
 from partita.core.report import AssetStatus, WhyLink
 from partita.storage import LogLine, RunRecord
+from partita.storage.automation import TickRecord
 
 MAX_RANGES = 4
 _STYLE = {"fresh": "green", "stale": "yellow", "missing": "red", "failed": "red bold"}
@@ -80,9 +83,9 @@ def render_status(
         )
     for report in reports:
         for key, failure in report.failed:
-            console.print(
-                f"[red]last attempt failed[/] {report.asset} {_key(key)}: {escape(failure)}"
-            )
+            # `partita doctor --fix` records why it marked a partition for rebuild.
+            label = "marked for rebuild" if failure.startswith("doctor:") else "last attempt failed"
+            console.print(f"[red]{label}[/] {report.asset} {_key(key)}: {escape(failure)}")
 
 
 def render_partitions(
@@ -208,6 +211,117 @@ def render_logs(console: Console, lines: Sequence[LogLine]) -> None:
             f"{_when(line.ts)} {line.level:<7} {line.asset} {_key(line.partition)} "
             f"#{line.attempt}: {escape(line.message)}"
         )
+
+
+def render_ticks(console: Console, ticks: Sequence[TickRecord], *, as_json: bool) -> None:
+    """The daemon's ticks, newest first: per source, what it requested and why."""
+    if as_json:
+        console.print_json(json.dumps([asdict(t) for t in ticks]))
+        return
+    if not ticks:
+        console.print("no ticks yet: start the daemon with `partita daemon`")
+        return
+    for tick in ticks:
+        when = dt.datetime.fromtimestamp(tick.clock, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        runs = ", ".join(tick.run_ids) or "no run"
+        status = tick.status + (f" ({tick.error})" if tick.error else "")
+        console.print(
+            escape(f"tick {tick.tick_id} at {when} {status}, daemon {tick.daemon}, runs: {runs}"),
+            style=_STYLE.get("failed") if tick.status == "failed" else None,
+        )
+        for decision in tick.decisions:
+            source = decision["source"]
+            console.print(escape(f"  {source}: {tick.requested(source)} partitions requested"))
+            for note in decision.get("notes", ()):
+                console.print(escape(f"    {note}"))
+
+
+def _size(count: int) -> str:
+    value, unit = float(count), "bytes"
+    for bigger in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+def render_gc(console: Console, result: GcResult, *, verbose: bool, as_json: bool) -> None:
+    """What a garbage collection removed (or would) and kept, per asset."""
+    if as_json:
+        payload = {
+            **asdict(result),
+            "removed": result.count("removed"),
+            "removed_bytes": result.bytes("removed"),
+            "assets": [asdict(summary) for summary in result.by_asset()],
+        }
+        console.print_json(json.dumps(payload))
+        return
+    verb = "would remove" if result.dry_run else "removed"
+    table = Table("asset", verb, "bytes", "kept: young", "kept: leased", "failed")
+    for summary in result.by_asset():
+        table.add_row(
+            summary.asset,
+            str(summary.removed),
+            _size(summary.removed_bytes),
+            str(summary.young),
+            str(summary.leased),
+            str(summary.failed),
+        )
+    if result.garbage:
+        console.print(table)
+    if verbose:
+        for item in result.garbage:
+            age = "-" if item.age is None else f"{item.age:.0f}s old"
+            what = "upload " if item.upload_id else ""
+            console.print(f"  {item.fate}: {what}{escape(item.path)} ({_size(item.bytes)}, {age})")
+    young, leased = result.count("young"), result.count("leased")
+    console.print(
+        f"{verb} {result.count('removed')} files ({_size(result.bytes())}); kept "
+        f"{young} younger than the grace period and {leased} in leased partitions"
+    )
+    if not result.dry_run and (result.collected or result.directories):
+        console.print(
+            f"{result.collected} superseded versions marked collected, "
+            f"{result.directories} empty folders removed"
+        )
+    for item in (g for g in result.garbage if g.fate == "failed"):
+        console.print(f"[red]could not remove[/] {escape(item.path)}")
+
+
+def render_doctor(console: Console, report: DoctorReport, *, as_json: bool) -> None:
+    """One line per problem found, then a summary."""
+    if as_json:
+        payload = {**asdict(report), "healthy": report.healthy}
+        payload["garbage"] = {
+            "files": report.garbage.count("removed"),
+            "bytes": report.garbage.bytes("removed"),
+        }
+        console.print_json(json.dumps(payload))
+        return
+    for finding in report.findings:
+        where = f"{finding.asset} {_key(finding.partition)}".rstrip()
+        marked = " [green](marked for rebuild)[/]" if finding.fixed else ""
+        console.print(f"[red]{finding.problem}[/] {where}: {escape(finding.message)}{marked}")
+    for lease in report.orphaned_leases:
+        console.print(
+            f"[yellow]orphaned lease[/] {lease.asset} {_key(lease.partition)}: held by run "
+            f"{lease.owner}, which is no longer running (it expires on its own)"
+        )
+    garbage = report.garbage
+    console.print(
+        f"checked {report.versions} committed versions ({report.files} files): "
+        f"{len(report.findings)} problems"
+        + (f", {sum(f.fixed for f in report.findings)} marked for rebuild" if report.fix else "")
+    )
+    if garbage.count("removed"):
+        console.print(
+            f"{garbage.count('removed')} unreferenced files ({_size(garbage.bytes())}) "
+            "older than an hour: `partita gc` would remove them"
+        )
+    if report.findings and not report.fix:
+        console.print("run `partita doctor --fix` to mark them for rebuild")
+    elif any(f.fixed for f in report.findings):
+        console.print("rebuild them with `partita materialize` or `partita backfill`")
 
 
 def render_value(console: Console, value: Any, limit: int) -> None:

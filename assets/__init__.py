@@ -1,11 +1,18 @@
 """Declarations: assets, partitions, mappings and the asset graph (pure, no I/O)."""
 
 from partita.assets.asset import Asset, Dep, RetryPolicy, asset
+from partita.assets.automation import Eager, FileSensor, Schedule
 from partita.assets.context import Context
 from partita.assets.graph import AssetGraph, Edge
 from partita.assets.keyedpartitions import DynamicPartitions, StaticPartitions
 from partita.assets.keys import UNPARTITIONED, check_asset_key, check_safe_key, display_key
-from partita.assets.loader import collect_assets, load_graph, load_module
+from partita.assets.loader import (
+    Definitions,
+    collect_assets,
+    load_definitions,
+    load_graph,
+    load_module,
+)
 from partita.assets.mappings import (
     AllPartitions,
     Containment,
@@ -42,8 +49,11 @@ __all__ = [
     "Dep",
     "Dimensions",
     "DynamicKeys",
+    "Definitions",
     "DynamicPartitions",
+    "Eager",
     "Edge",
+    "FileSensor",
     "HourlyPartitions",
     "Identity",
     "KeySpace",
@@ -54,6 +64,7 @@ __all__ = [
     "PartitionsDefinition",
     "Previous",
     "RetryPolicy",
+    "Schedule",
     "StaticPartitions",
     "TimePartitions",
     "TimeWindow",
@@ -66,6 +77,7 @@ __all__ = [
     "collect_assets",
     "default_mapping",
     "display_key",
+    "load_definitions",
     "load_graph",
     "load_module",
     "parse_day",

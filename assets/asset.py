@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from partita.assets.automation import Eager, check_name
 from partita.assets.codeversion import code_version, describe_schema, function_fingerprint
 from partita.assets.keys import check_asset_key
 from partita.assets.mappings import PartitionMapping
@@ -70,6 +71,14 @@ class Asset(BaseModel):
     output_schema: Any = None
     explicit_code_version: str | None = None
     description: str | None = None
+    automation: Eager | None = None
+    pool: str | None = None
+    max_concurrency: int | None = Field(default=None, ge=1)
+
+    @field_validator("pool")
+    @classmethod
+    def _pool_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_name("pool", value)
 
     def declaration(self) -> dict[str, Any]:
         """Everything declared that changes what the asset produces."""
@@ -152,6 +161,9 @@ def asset(
     schema: Any = None,
     code_version: str | None = None,
     description: str | None = None,
+    automation: Eager | None = None,
+    pool: str | None = None,
+    max_concurrency: int | None = None,
 ) -> Callable[[Callable[..., Any]], Asset]: ...
 def asset(
     fn: Callable[..., Any] | None = None,
@@ -166,6 +178,9 @@ def asset(
     schema: Any = None,
     code_version: str | None = None,
     description: str | None = None,
+    automation: Eager | None = None,
+    pool: str | None = None,
+    max_concurrency: int | None = None,
 ) -> Asset | Callable[[Callable[..., Any]], Asset]:
     """Declare a data asset. Declaring has no side effects.
 
@@ -180,6 +195,12 @@ def asset(
         schema: a pydantic model or pyarrow schema the output table must match.
         code_version: an explicit code version, replacing the syntax-tree hash.
         description: shown in listings (default: the docstring's first line).
+        automation: ``Eager(window=...)`` to rebuild partitions when upstream data they
+            map to changes (evaluated by ``partita daemon``).
+        pool: a named pool from ``[pools]`` in partita.toml: at most that many steps
+            of all assets in the pool run at once, across all runs.
+        max_concurrency: at most this many steps of this asset run at once, across
+            all runs.
     """
 
     def build(func: Callable[..., Any]) -> Asset:
@@ -199,8 +220,13 @@ def asset(
                 output_schema=schema,
                 explicit_code_version=code_version,
                 description=description or (doc[0] if doc else None),
+                automation=automation,
+                pool=pool,
+                max_concurrency=max_concurrency,
             )
         except ValidationError as exc:
             raise DefinitionError(f"@asset {name}: {one_line(exc)}") from exc
+        except DefinitionError as exc:  # raised by a field's own check
+            raise DefinitionError(f"@asset {name}: {exc}") from exc
 
     return build(fn) if fn is not None else build

@@ -1,14 +1,18 @@
-"""Collect asset definitions from a module or a Python file (no global registry)."""
+"""Collect definitions (assets, schedules, sensors) from a module or a Python file (no
+global registry)."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from partita.assets.asset import Asset
+from partita.assets.automation import FileSensor, Schedule
 from partita.assets.graph import AssetGraph
 from partita.assets.messages import one_line
 from partita.errors import DefinitionError, PartitaError
@@ -73,19 +77,81 @@ def _names_module(spec: str, missing: str | None) -> bool:
     return not is_file and missing is not None and f"{spec}.".startswith(f"{missing}.")
 
 
-def collect_assets(module: ModuleType) -> list[Asset]:
-    """Every :class:`Asset` defined at the top level of ``module``."""
-    found: dict[int, Asset] = {}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Definitions:
+    """Everything a definitions module declares.
+
+    Attributes:
+        graph: the validated asset graph.
+        schedules: the module's :class:`Schedule` objects, by name.
+        sensors: the module's :class:`FileSensor` objects, by name.
+    """
+
+    graph: AssetGraph
+    schedules: dict[str, Schedule]
+    sensors: dict[str, FileSensor]
+
+
+def collect(module: ModuleType, kind: type[T]) -> list[T]:
+    """Every object of type ``kind`` defined at the top level of ``module``, once each."""
+    found: dict[int, T] = {}
     for value in vars(module).values():
-        if isinstance(value, Asset):
+        if isinstance(value, kind):
             found.setdefault(id(value), value)
     return list(found.values())
 
 
-def load_graph(spec: str, base_dir: Path) -> AssetGraph:
-    """Load and validate the asset graph defined by ``spec``."""
+def collect_assets(module: ModuleType) -> list[Asset]:
+    """Every :class:`Asset` defined at the top level of ``module``."""
+    return collect(module, Asset)
+
+
+def load_definitions(spec: str, base_dir: Path) -> Definitions:
+    """Load and validate the assets, schedules and sensors defined by ``spec``.
+
+    Raises:
+        DefinitionError: the module cannot be imported, defines no assets, or a schedule
+            or sensor names an unknown asset or shares its name with another.
+    """
     module = load_module(spec, base_dir)
     assets = collect_assets(module)
     if not assets:
         raise DefinitionError(f"no assets found in {spec!r}; decorate functions with @asset")
-    return AssetGraph(assets)
+    graph = AssetGraph(assets)
+    schedules = _by_name("schedule", collect(module, Schedule))
+    sensors = _by_name("sensor", collect(module, FileSensor))
+    for schedule in schedules.values():
+        for key in schedule.assets:
+            _known(graph, key, f"schedule {schedule.name!r}")
+    for sensor in sensors.values():
+        if _known(graph, sensor.asset, f"sensor {sensor.name!r}").partitions is None:
+            raise DefinitionError(
+                f"sensor {sensor.name!r}: asset {sensor.asset!r} is not partitioned; "
+                "a file sensor materializes the partition its file names"
+            )
+    return Definitions(graph, schedules, sensors)
+
+
+def load_graph(spec: str, base_dir: Path) -> AssetGraph:
+    """Load and validate the asset graph defined by ``spec``."""
+    return load_definitions(spec, base_dir).graph
+
+
+def _by_name(kind: str, items: list[T]) -> dict[str, T]:
+    named: dict[str, T] = {}
+    for item in items:
+        name = item.name  # type: ignore[attr-defined]
+        if name in named:
+            raise DefinitionError(f"two {kind}s are named {name!r}; give each a unique name")
+        named[name] = item
+    return named
+
+
+def _known(graph: AssetGraph, key: str, where: str) -> Asset:
+    try:
+        return graph.get(key)
+    except DefinitionError as exc:
+        raise DefinitionError(f"{where}: {exc}") from exc

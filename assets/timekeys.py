@@ -21,6 +21,16 @@ _ONE_DAY = dt.timedelta(days=1)
 _TICK = dt.timedelta(microseconds=1)
 
 
+def check_timezone(value: str) -> str:
+    """``value`` if it names a timezone pendulum knows, else a ``ValueError`` (for field
+    validators) naming it."""
+    try:
+        pendulum.timezone(value)
+    except Exception as exc:  # pendulum raises its own InvalidTimezone
+        raise ValueError(f"unknown timezone {value!r}: use an IANA name such as 'UTC'") from exc
+    return value
+
+
 def day_start(day: dt.date, timezone: str) -> pendulum.DateTime:
     """The first instant of ``day`` in ``timezone``.
 

@@ -33,6 +33,7 @@ from partita.assets.timekeys import (
     DATE_KEY,
     HOUR_KEY,
     MONTH_KEY,
+    check_timezone,
     day_start,
     parse_bound,
     parse_date_key,
@@ -59,11 +60,7 @@ class TimePartitions(PartitionsDefinition):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            pendulum.timezone(value)
-        except Exception as exc:  # pendulum raises its own InvalidTimezone
-            raise ValueError(f"unknown timezone {value!r}") from exc
-        return value
+        return check_timezone(value)
 
     @model_validator(mode="after")
     def _end_after_start(self) -> TimePartitions:

@@ -3,18 +3,108 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from partita.errors import ConfigError
+from partita.assets.durations import DURATION_FORMS, parse_duration
+from partita.errors import ConfigError, DefinitionError
 
 DEFAULT_STORAGE = ".partita/data"
 DEFAULT_CATALOG = "sqlite:///.partita/catalog.db"
 ENV_OVERRIDES = {"PARTITA_STORAGE": "storage", "PARTITA_CATALOG": "catalog"}
+# Storage options whose values are credentials: shown as *** wherever settings are shown.
+_SECRET_OPTION = re.compile(r"secret|password|passwd|token|credential|key|sas|signature", re.I)
+_USERINFO = re.compile(r"(?<=://)[^/?#]*@")  # "user:password@" after a URL's scheme
+
+
+ALERT_EVENTS = ("failure", "recovery")
+_POOL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def webhook_origin(url: str) -> str:
+    """A webhook URL shown as ``scheme://host``: its path and query often hold a token."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+class AlertSettings(BaseModel):
+    """One ``[[alerts]]`` entry: where to send failure and recovery events.
+
+    Attributes:
+        webhook: an ``http(s)://`` URL the event is POSTed to as JSON.
+        command: a shell command run in the project directory, the event JSON on its
+            stdin and in ``PARTITA_ALERT_*`` environment variables.
+        python: ``module:function``, importable from the project directory, called
+            with the event as a dict.
+        on: the events to send (``failure``, ``recovery``).
+        retries: how many times a failed delivery is retried, with exponential backoff.
+        timeout: how long one delivery may take (``"10s"``, or seconds).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    webhook: str | None = None
+    command: str | None = None
+    python: str | None = None
+    on: tuple[Literal["failure", "recovery"], ...] = ALERT_EVENTS
+    retries: int = Field(default=3, ge=0)
+    timeout: float = 10.0
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("give an http:// or https:// URL")  # never echo the URL
+        if value is not None and not urlsplit(value).hostname:
+            raise ValueError("the URL has no host")
+        return value
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, value: str | None) -> str | None:
+        module, _, function = (value or "").partition(":")
+        if value is not None and not (module and function.isidentifier()):
+            raise ValueError(f"{value!r}: write module:function (e.g. 'alerts:notify')")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float:
+        try:
+            seconds = parse_duration(value, what="timeout")
+        except DefinitionError as exc:
+            raise ValueError(f"write {DURATION_FORMS}") from exc
+        if seconds <= 0:
+            raise ValueError("it must be longer than 0s")
+        return seconds
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> AlertSettings:
+        given = [d for d in (self.webhook, self.command, self.python) if d is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of webhook, command or python")
+        return self
+
+    @property
+    def destination(self) -> str:
+        """The destination as it may be shown: a webhook only as ``scheme://host``."""
+        if self.webhook is not None:
+            return f"webhook {webhook_origin(self.webhook)}"
+        if self.command is not None:
+            return f"command {self.command!r}"
+        return f"python {self.python}"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (webhook_origin(value) if name == "webhook" and value else value)
 
 
 class Settings(BaseModel):
@@ -26,6 +116,9 @@ class Settings(BaseModel):
         storage_options: passed to fsspec (endpoint, credentials...).
         catalog: a SQLAlchemy URL; relative SQLite paths are relative to the project.
         lease_seconds: how long a partition lease lives without a heartbeat.
+        pools: named concurrency pools (``[pools] api = 2``): at most that many steps of
+            the assets declared with ``pool="api"`` run at once, across all runs.
+        alerts: where failure and recovery events are sent (``[[alerts]]``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -35,6 +128,43 @@ class Settings(BaseModel):
     storage_options: dict[str, Any] = Field(default_factory=dict)
     catalog: str = DEFAULT_CATALOG
     lease_seconds: float = Field(default=30.0, gt=0)
+    pools: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    alerts: tuple[AlertSettings, ...] = ()
+
+    @field_validator("pools")
+    @classmethod
+    def _pool_names(cls, value: dict[str, int]) -> dict[str, int]:
+        for name in value:
+            if not _POOL_NAME.fullmatch(name):
+                raise ValueError(f"pool name {name!r}: use letters, digits, '_', '-' and '.'")
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A repr ends up in tracebacks and debug logs: never with the credentials.
+        from partita.storage.engine import redact_url
+
+        for name, value in super().__repr_args__():
+            if name == "catalog":
+                value = redact_url(value)
+            elif name == "storage":
+                value = _USERINFO.sub("***@", value)
+            elif name == "storage_options":
+                value = redact_options(value)
+            yield name, value
+
+
+def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Storage options with every credential-like value (keys, secrets, tokens,
+    passwords, at any depth) replaced by ``***``."""
+    redacted: dict[str, Any] = {}
+    for name, value in options.items():
+        if isinstance(value, Mapping):
+            redacted[name] = redact_options(value)
+        elif _SECRET_OPTION.search(str(name)) and value is not None:
+            redacted[name] = "***"
+        else:
+            redacted[name] = value
+    return redacted
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -63,10 +193,18 @@ def _raw_settings(root: Path) -> tuple[dict[str, Any], str]:
 
 
 def _describe(error: Mapping[str, Any]) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.get("loc", ())
+    ).lstrip(".")
+    where = where or "settings"
     if error.get("type") == "extra_forbidden":
-        return f"unknown setting {where!r} (known: {', '.join(Settings.model_fields)})"
-    return f"{where}: {error.get('msg')}"
+        loc = error.get("loc", ())
+        known = AlertSettings.model_fields if loc[:1] == ("alerts",) else Settings.model_fields
+        return f"unknown setting {where!r} (known: {', '.join(known)})"
+    message = error.get("msg", "")
+    if error.get("type") == "value_error":
+        message = str(error.get("ctx", {}).get("error", message))
+    return f"{where}: {message}"
 
 
 def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,7 +221,12 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc.errors()[0])}") from exc
+        error = exc.errors()[0]
+        message = f"{source}: {_describe(error)}"
+        if error.get("loc", ())[:1] == ("alerts",):
+            # The validation error holds the entry's values: a webhook URL is a secret.
+            raise ConfigError(message) from None
+        raise ConfigError(message) from exc
 
 
 def resolve_storage(settings: Settings, root: Path) -> str:

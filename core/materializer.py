@@ -13,8 +13,7 @@ import contextlib
 import random
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from partita.assets import Asset, AssetGraph, Context
 from partita.core.executors import make_executor
 from partita.core.logcapture import asset_logger, capture
 from partita.core.planner import Plan, Step, step_dependencies
+from partita.core.pools import HeldSlots, Limit, ReadySteps, SlotKeeper, limits_of
 from partita.core.status import FRESH, StatusResolver, input_fingerprint
 from partita.errors import (
     LeaseLostError,
@@ -38,13 +38,18 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED = "skipped"
 UPSTREAM_FAILED = "upstream failed"
+INTERRUPTED = "interrupted"
+STOPPING = "daemon stopping"
 LEASE_POLL_S = 0.05
 LEASE_POLL_MAX_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
-    """How one step ended: ``succeeded``, ``skipped`` (fresh or upstream failed), ``failed``."""
+    """How one step ended: ``succeeded``, ``skipped`` (fresh or upstream failed), ``failed``.
+
+    ``recovered`` is true when a success replaced a failure recorded on the partition.
+    """
 
     asset: str
     partition: str
@@ -53,6 +58,8 @@ class StepOutcome:
     attempts: int = 0
     rows: int | None = None
     bytes: int | None = None
+    run_id: str | None = None
+    recovered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,7 @@ class Materializer:
         store: where data files are written.
         sleep: how to wait (injectable so tests never sleep).
         jitter: a source of random numbers in ``[0, 1)`` for retry backoff.
+        pools: the size of each named pool (``[pools]`` in partita.toml).
     """
 
     def __init__(
@@ -97,12 +105,14 @@ class Materializer:
         *,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        pools: Mapping[str, int] | None = None,
     ) -> None:
         self.graph = graph
         self.catalog = catalog
         self.store = store
         self._sleep = sleep
         self._jitter = jitter
+        self._pools = dict(pools or {})
         self._schemas: dict[str, Any] = {}
 
     def run(
@@ -113,8 +123,13 @@ class Materializer:
         workers: int = 1,
         executor: str = "threads",
         on_step: Callable[[StepOutcome], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> RunResult:
-        """Execute ``plan`` and record everything in the catalog."""
+        """Execute ``plan`` and record everything in the catalog.
+
+        Once ``stop`` is set, steps in flight finish and no new one starts: the rest are
+        recorded as skipped (``daemon stopping``) and the run as ``interrupted``.
+        """
         run_id = new_version_id()
         steps = plan.steps
         step_ids = self.catalog.create_run(
@@ -131,12 +146,14 @@ class Materializer:
         stop_heartbeat = self._start_heartbeat(run_id)
         status = FAILED
         try:
-            outcomes = self._schedule(run, workers, executor, on_step)
+            outcomes = self._schedule(run, workers, executor, on_step, stop)
             failed = any(o.status == FAILED or o.detail == UPSTREAM_FAILED for o in outcomes)
             status = FAILED if failed else SUCCEEDED
+            if any(o.detail == STOPPING for o in outcomes):
+                status = INTERRUPTED
             return RunResult(run_id, status, plan, tuple(outcomes))
         except BaseException:
-            status = "interrupted"
+            status = INTERRUPTED
             raise
         finally:
             stop_heartbeat()
@@ -168,6 +185,7 @@ class Materializer:
         workers: int,
         executor_kind: str,
         on_step: Callable[[StepOutcome], None] | None,
+        stop: threading.Event | None = None,
     ) -> list[StepOutcome]:
         steps = run.plan.steps
         waits = step_dependencies(self.graph, steps, run.plan.now, run.plan.dynamic)
@@ -177,20 +195,27 @@ class Materializer:
             for up in set(upstream):
                 dependents[up].append(index)
         outcomes: dict[int, StepOutcome] = {}
-        ready = deque(i for i, n in enumerate(blocking) if n == 0)
+        ready = ReadySteps([step.asset for step in steps], run.limits)
+        ready.extend(i for i, n in enumerate(blocking) if n == 0)
         running: dict[Future[StepOutcome], int] = {}
         pool = make_executor(executor_kind, workers)
         try:
             while ready or running:
                 # Steps start in the order they became ready. Only as many are handed to
                 # the pool as it has workers: wait() below costs O(futures) per step, and
-                # with hundreds queued it held the GIL the running steps need.
-                while ready and len(running) < workers:
-                    index = ready.popleft()
+                # with hundreds queued it held the GIL the running steps need. A step whose
+                # pool this run's steps in flight already fill waits for one of them.
+                stopping = stop is not None and stop.is_set()
+                while len(running) < workers and not stopping:
+                    if (index := ready.take()) is None:
+                        break
                     running[pool.submit(run.execute, steps[index])] = index
+                if stopping and not running:
+                    break  # what was in flight has finished
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
                     index = running.pop(future)
+                    ready.finished(index)
                     outcome = future.result()
                     outcomes[index] = outcome
                     if on_step:
@@ -206,6 +231,15 @@ class Materializer:
                             ready.append(down)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        for index, step in enumerate(steps):
+            if index not in outcomes:  # only when stopped: the steps never started
+                outcomes[index] = StepOutcome(
+                    step.asset, step.partition, SKIPPED, STOPPING, run_id=run.run_id
+                )
+                step_id = run.step_ids[(step.asset, step.partition)]
+                self.catalog.update_step(step_id, status=SKIPPED, detail=STOPPING)
+                if on_step:
+                    on_step(outcomes[index])
         return [outcomes[i] for i in sorted(outcomes)]
 
     def _skip_downstream(
@@ -222,7 +256,9 @@ class Materializer:
             if down in outcomes:
                 continue
             step = run.plan.steps[down]
-            outcome = StepOutcome(step.asset, step.partition, SKIPPED, UPSTREAM_FAILED)
+            outcome = StepOutcome(
+                step.asset, step.partition, SKIPPED, UPSTREAM_FAILED, run_id=run.run_id
+            )
             self.catalog.update_step(
                 run.step_ids[(step.asset, step.partition)], status=SKIPPED, detail=UPSTREAM_FAILED
             )
@@ -253,6 +289,17 @@ class Materializer:
             delay = min(delay * 2, LEASE_POLL_MAX_S)
         return token
 
+    def limits(self, assets: set[str]) -> dict[str, tuple[Limit, ...]]:
+        """The concurrency limits of those ``assets`` that have any."""
+        found = {key: limits_of(self.graph.get(key), self._pools) for key in assets}
+        return {key: limits for key, limits in found.items() if limits}
+
+    def slot_keeper(self, run_id: str) -> SlotKeeper:
+        """Takes the slots of concurrency limits for the run ``run_id``."""
+        from partita.storage.leases import Leases
+
+        return SlotKeeper(Leases(self.catalog), run_id, self._sleep)
+
 
 class _Run:
     """One execution of a plan: what each worker needs to run a step."""
@@ -270,22 +317,37 @@ class _Run:
         self.run_id = run_id
         self.step_ids = step_ids
         self.forced = forced
+        self.limits = materializer.limits({step.asset for step in plan.steps})
+        self.slots = materializer.slot_keeper(run_id) if self.limits else None
 
     def execute(self, step: Step) -> StepOutcome:
-        """Lease, re-check and attempt one step."""
+        """Lease, re-check and attempt one step.
+
+        The partition's lease comes first, the slots of the asset's concurrency limits
+        after: a fresh step then takes no slot, a slot is held only while a step runs,
+        and no step holds a slot while it waits for a partition lease (whose holder may
+        be waiting for that slot).
+        """
         catalog = self.m.catalog
         step_id = self.step_ids[(step.asset, step.partition)]
         token = self.m.wait_for_lease(step.asset, step.partition, self.run_id)
         outcome: StepOutcome | None = None
+        held: HeldSlots | None = None
         try:
             if (step.asset, step.partition) not in self.forced and self._is_fresh(step):
                 catalog.update_step(step_id, status=SKIPPED, detail=FRESH)
-                outcome = StepOutcome(step.asset, step.partition, SKIPPED, FRESH)
+                outcome = StepOutcome(
+                    step.asset, step.partition, SKIPPED, FRESH, run_id=self.run_id
+                )
                 return outcome
+            if self.slots is not None and step.asset in self.limits:
+                held = self.slots.acquire(self.limits[step.asset])
             catalog.update_step(step_id, status="running", started_at=True)
-            outcome = self._attempts(step, step_id, token)
+            outcome = self._attempts(step, step_id, token, held.notes() if held else [])
             return outcome
         finally:
+            if held is not None and self.slots is not None:
+                self.slots.release(held)
             failure = outcome.detail if outcome and outcome.status == FAILED else None
             catalog.release(step.asset, step.partition, self.run_id, token, failure)
 
@@ -308,7 +370,7 @@ class _Run:
         inputs = current.inputs(step.asset, step.partition)
         return not inputs or input_fingerprint(inputs) == state.input_hash
 
-    def _attempts(self, step: Step, step_id: int, token: int) -> StepOutcome:
+    def _attempts(self, step: Step, step_id: int, token: int, notes: list[str]) -> StepOutcome:
         item = self.m.graph.get(step.asset)
         catalog = self.m.catalog
         attempts = item.retry.retries + 1
@@ -316,8 +378,10 @@ class _Run:
         for number in range(1, attempts + 1):
             attempt_id = catalog.start_attempt(self.run_id, step_id, number)
             with capture() as lines:
+                for note in notes if number == 1 else ():
+                    asset_logger(step.asset).info("%s", note)
                 try:
-                    version = self._attempt(item, step, step_id, number, token)
+                    version, cleared = self._attempt(item, step, step_id, number, token)
                 except LeaseLostError as exc:
                     error = str(exc)
                     failure: Exception | None = exc
@@ -353,6 +417,8 @@ class _Run:
                     number,
                     version.rows,
                     version.bytes,
+                    run_id=self.run_id,
+                    recovered=cleared is not None,
                 )
             catalog.finish_attempt(attempt_id, FAILED, error, logs)
             retryable = not isinstance(failure, LeaseLostError) and not isinstance(
@@ -363,11 +429,12 @@ class _Run:
             if number < attempts:
                 self.m.backoff(item, number)
         catalog.update_step(step_id, status=FAILED, finished_at=True, detail=error)
-        return StepOutcome(step.asset, step.partition, FAILED, error, number)
+        return StepOutcome(step.asset, step.partition, FAILED, error, number, run_id=self.run_id)
 
     def _attempt(
         self, item: Asset, step: Step, step_id: int, number: int, token: int
-    ) -> NewVersion:
+    ) -> tuple[NewVersion, str | None]:
+        """One attempt: the version committed, and the failure its commit cleared."""
         store = self.m.store
         kwargs, inputs = self._inputs(item, step.partition)
         if item.context_param:
@@ -405,7 +472,7 @@ class _Run:
             step_id=step_id,
         )
         try:
-            self.m.catalog.commit(item.key, step.partition, self.run_id, token, version)
+            cleared = self.m.catalog.commit(item.key, step.partition, self.run_id, token, version)
         except LeaseLostError:
             store.delete(written.files)  # never committed: nobody may trust these files
             raise
@@ -415,7 +482,7 @@ class _Run:
             store.delete(store.leftovers(item.key, segments, written.files))
         except StorageError as exc:
             asset_logger(item.key).warning("could not remove superseded files: %s", exc)
-        return version
+        return version, cleared
 
     def _inputs(
         self, item: Asset, partition: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -14,11 +15,13 @@ from typing import Any
 from partita.assets import (
     UNPARTITIONED,
     AssetGraph,
+    Definitions,
     DynamicKeys,
     DynamicPartitions,
     KeySpace,
-    load_graph,
+    load_definitions,
 )
+from partita.assets.durations import parse_duration
 from partita.core.config import (
     Settings,
     load_settings,
@@ -26,8 +29,11 @@ from partita.core.config import (
     resolve_catalog,
     resolve_storage,
 )
+from partita.core.doctor import Doctor, DoctorReport
+from partita.core.gc import DEFAULT_GRACE_S, GarbageCollector, GcResult
 from partita.core.materializer import Materializer, RunResult, StepOutcome
 from partita.core.planner import Plan, Target, plan
+from partita.core.pools import check_pools
 from partita.core.report import AssetStatus, WhyLink, asset_status, chain_nodes, why_chain
 from partita.core.status import StatusResolver
 from partita.errors import PartitionKeyError, PlanError
@@ -61,9 +67,17 @@ class Project:
         self._sleep = sleep
 
     @cached_property
+    def definitions(self) -> Definitions:
+        """The assets, schedules and sensors of the definitions module, validated
+        (every pool an asset names must be defined in the settings)."""
+        definitions = load_definitions(self.settings.definitions, self.root)
+        check_pools(definitions.graph, self.settings.pools)
+        return definitions
+
+    @property
     def graph(self) -> AssetGraph:
         """The validated asset graph."""
-        return load_graph(self.settings.definitions, self.root)
+        return self.definitions.graph
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -225,12 +239,35 @@ class Project:
         workers: int = 1,
         executor: str = "threads",
         on_step: Callable[[StepOutcome], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> RunResult:
-        """Execute a plan."""
-        materializer = Materializer(self.graph, self.catalog, self.store, sleep=self._sleep)
-        return materializer.run(
-            planned, command=command, workers=workers, executor=executor, on_step=on_step
+        """Execute a plan, within the concurrency limits of ``[pools]`` and the assets.
+
+        Failure and recovery alerts (``[[alerts]]``) are delivered while it runs, from
+        a background thread, and all of them (with their retries) before this returns.
+        Once ``stop`` is set, no new step starts (see :meth:`Materializer.run`).
+        """
+        materializer = Materializer(
+            self.graph, self.catalog, self.store, sleep=self._sleep, pools=self.settings.pools
         )
+        alerter = None
+        if self.settings.alerts:
+            from partita.core.alerts import Alerter
+
+            alerter = Alerter(self.settings.alerts, self.root, clock=self.now, sleep=self._sleep)
+            on_step = alerter.wrap(on_step)
+        try:
+            return materializer.run(
+                planned,
+                command=command,
+                workers=workers,
+                executor=executor,
+                on_step=on_step,
+                stop=stop,
+            )
+        finally:
+            if alerter is not None:
+                alerter.close()
 
     def materialize(
         self,
@@ -331,6 +368,41 @@ class Project:
                 with contextlib.suppress(PartitionKeyError):  # a key the definition lost
                     partition = space.parse(partition, asset=asset)
         return self.catalog.logs(self.run(run_id).run_id, asset, partition)
+
+    # -- maintenance ------------------------------------------------------------------
+
+    def gc(
+        self, grace: float | str | dt.timedelta = DEFAULT_GRACE_S, *, dry_run: bool = False
+    ) -> GcResult:
+        """Remove the files no current committed version references once they are ``grace``
+        old (seconds, ``"2h"`` or a timedelta; see :mod:`partita.core.gc`); ``dry_run``
+        only says what would go."""
+        seconds = parse_duration(grace, what="grace period")
+        return self._collector().collect(seconds, dry_run=dry_run)
+
+    def doctor(self, assets: Sequence[str] | None = None, *, fix: bool = False) -> DoctorReport:
+        """Check the committed data of ``assets`` (default: all) against the catalog;
+        ``fix`` marks the missing and corrupt partitions for rebuild."""
+        doctor = Doctor(self.catalog, self.store, self._collector(), defined=self.graph.order)
+        return doctor.examine(list(assets) if assets else None, fix=fix)
+
+    def _collector(self) -> GarbageCollector:
+        return GarbageCollector(
+            self.catalog, self.store, self.graph, protected=self._catalog_files()
+        )
+
+    def _catalog_files(self) -> set[str]:
+        """The SQLite catalog's files, relative to the store root if they are inside it."""
+        url = resolve_catalog(self.settings, self.root)
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) or "://" in self.store.url:
+            return set()
+        catalog = Path(url[len(prefix) :].partition("?")[0]).resolve()
+        root = Path(self.store.url).resolve()
+        if not catalog.is_relative_to(root):
+            return set()
+        path = catalog.relative_to(root).as_posix()
+        return {path, *(f"{path}{suffix}" for suffix in ("-wal", "-shm", "-journal"))}
 
     def read(self, asset: str, partition: str | None = None) -> Any:
         """The committed data of a partition (a table, dict/list, str or bytes)."""

@@ -147,9 +147,12 @@ def why_chain(
         if cause is None:
             detail = "fresh: built from the current code and upstream data"
         elif cause.kind == MISSING:
-            detail = "never built" + (
-                f"; last attempt failed: {result.failure}" if result.failure else ""
-            )
+            if result.failure and result.failure.startswith("doctor:"):
+                detail = f"marked for rebuild by {result.failure}"
+            else:
+                detail = "never built" + (
+                    f"; last attempt failed: {result.failure}" if result.failure else ""
+                )
         elif cause.kind == CODE_CHANGED:
             detail = _code_detail(resolver, a, recorded.get((a, p)))
         elif cause.kind == UPSTREAM_CHANGED:

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel
 
 from partita.errors import CatalogError, LeaseLostError
 from partita.storage.engine import make_engine, now_sql, redact_url, translate_errors
@@ -31,9 +30,11 @@ from partita.storage.records import (
     StepRecord,
     VersionRecord,
 )
+from partita.storage.schema import ensure_schema
 from partita.storage.tables import (
     AttemptRow,
     DynamicPartitionRow,
+    LeaseRow,
     LogRow,
     PartitionRow,
     RunRow,
@@ -48,6 +49,7 @@ S = StepRow.__table__.c
 A = AttemptRow.__table__.c
 L = LogRow.__table__.c
 D = DynamicPartitionRow.__table__.c
+N = LeaseRow.__table__.c
 
 # The statements every step runs, built once: building a statement and its cache key
 # costs more than SQLite takes to run it. Values come with the execution parameters,
@@ -70,7 +72,9 @@ _LEASE = (
     select(P.lease_owner, P.lease_token, P.lease_expires).where(*_ONE_PARTITION).with_for_update()
 )
 _LEASE_AND_VERSION = (
-    select(P.lease_owner, P.lease_token, P.version_id).where(*_ONE_PARTITION).with_for_update()
+    select(P.lease_owner, P.lease_token, P.version_id, P.failure)
+    .where(*_ONE_PARTITION)
+    .with_for_update()
 )
 _INSERT_PARTITION = insert(PartitionRow.__table__)
 _UPDATE_PARTITION = update(PartitionRow.__table__).where(*_ONE_PARTITION)
@@ -105,6 +109,14 @@ _DYNAMIC_RETRIES = 3
 _HOST = socket.gethostname()
 
 
+def _process_of(owner: str) -> tuple[str | None, int | None]:
+    """The host and pid in an owner id of the form ``<host>:<pid>:<random>``."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) == 3 and parts[0] and parts[1].isdigit():
+        return parts[0], int(parts[1])
+    return None, None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -129,8 +141,11 @@ class Catalog:
         self._engine = make_engine(url)
         self._read_engine = self._engine.execution_options(partita_read_only=True)
         self._now_sql = now_sql(self._engine)
-        with translate_errors("opening", url):
-            SQLModel.metadata.create_all(self._engine)
+        try:
+            ensure_schema(self._engine, url)
+        except BaseException:
+            self._engine.dispose()  # a refused catalog keeps no connection open
+            raise
 
     @property
     def url(self) -> str:
@@ -150,6 +165,22 @@ class Catalog:
 
     def _read(self, what: str) -> contextlib.AbstractContextManager[Connection]:
         return self._write(what, read_only=True)
+
+    # -- for the maintenance queries (storage/maintenance.py) ---------------------------
+
+    def transaction(
+        self, what: str, *, read_only: bool = False
+    ) -> contextlib.AbstractContextManager[Connection]:
+        """One catalog transaction, its errors translated into ``CatalogError``."""
+        return self._write(what, read_only=read_only)
+
+    def database_now(self, conn: Connection) -> float:
+        """The database's clock, in seconds since the epoch: lease times use it."""
+        return self._db_now(conn)
+
+    def owner_alive(self, conn: Connection, owner: str) -> bool:
+        """Whether a lease holder's run may still be running (see :meth:`acquire`)."""
+        return self._owner_alive(conn, owner)
 
     def _db_now(self, conn: Connection) -> float:
         return float(conn.exec_driver_sql(self._now_sql).scalar_one())
@@ -334,18 +365,28 @@ class Catalog:
 
     def _owner_alive(self, conn: Connection, owner: str) -> bool:
         run = conn.execute(select(R.host, R.pid, R.status).where(R.id == owner)).first()
-        if run is None or run.host != _HOST or run.pid == os.getpid():
+        if run is None:
+            # Not a run: a daemon, whose id is "<host>:<pid>:<random>".
+            host, pid = _process_of(owner)
+            return host != _HOST or pid in (None, os.getpid()) or _pid_alive(pid)
+        if run.host != _HOST or run.pid == os.getpid():
             return True  # only processes on this host can be checked; leases expire otherwise
         return run.status == "running" and _pid_alive(run.pid)
 
     def heartbeat(self, owner: str) -> None:
-        """Extend every lease ``owner`` holds."""
+        """Extend every lease ``owner`` holds: on partitions, and named ones (the slots
+        of concurrency pools a run's steps hold)."""
         with self._write("renewing leases") as conn:
             now = self._db_now(conn)
             conn.execute(
                 update(PartitionRow.__table__)
                 .where(P.lease_owner == owner)
                 .values(lease_expires=now + self.lease_seconds)
+            )
+            conn.execute(
+                update(LeaseRow.__table__)
+                .where(N.owner == owner)
+                .values(expires=now + self.lease_seconds, updated_at=now)
             )
 
     def release(
@@ -360,20 +401,27 @@ class Catalog:
             conn.execute(_RELEASE, {**where, **values})
 
     def release_all(self, owner: str) -> None:
-        """Give back every lease ``owner`` still holds (a run that stops early)."""
+        """Give back every lease ``owner`` still holds, named ones included (a run that
+        stops early)."""
         with self._write("releasing leases") as conn:
             conn.execute(
                 update(PartitionRow.__table__)
                 .where(P.lease_owner == owner)
                 .values(lease_owner=None, lease_expires=None)
             )
+            conn.execute(
+                update(LeaseRow.__table__).where(N.owner == owner).values(owner=None, expires=None)
+            )
 
     def commit(
         self, asset: str, partition: str, owner: str, token: int, version: NewVersion
-    ) -> None:
+    ) -> str | None:
         """Make ``version`` the partition's current version, if ``token`` is still current.
 
         The lease stays held: the writer removes superseded files, then releases it.
+
+        Returns:
+            The failure recorded on the partition that this commit cleared, if any.
 
         Raises:
             LeaseLostError: another writer took the lease over; nothing was committed.
@@ -421,6 +469,7 @@ class Catalog:
                     "updated_at": now,
                 },
             )
+            return row.failure
 
     # -- runs, steps, attempts, logs --------------------------------------------------
 

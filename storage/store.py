@@ -10,6 +10,7 @@ are hashed on the way. Which file is current is the catalog's business, not the 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import re
@@ -28,10 +29,12 @@ from partita.storage import formats
 
 # Object stores publish an upload only when it completes, so no temporary name is needed.
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"})
-_IO_ERRORS = (OSError, pa.ArrowException, FSTimeoutError, BlocksizeMismatchError)
+# What filesystems raise when reading, writing or listing fails.
+IO_ERRORS = (OSError, pa.ArrowException, FSTimeoutError, BlocksizeMismatchError)
 _CREDENTIALS = re.compile(r"(?<=://)[^/?#]*@")
 _VERSION_ID = re.compile(r"[0-9A-Za-z_-]+")
 _UNSAFE_CHARS = re.compile(r"[\\\x00-\x1f\x7f]")
+_CHUNK = 1 << 20  # bytes read at a time when hashing a file
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,37 @@ class WrittenVersion:
     data_version: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file found under the store root.
+
+    Attributes:
+        path: Relative to the store root, ``/``-separated.
+        size: Bytes.
+        modified: When it was last written (local mtime, S3 ``LastModified``), in
+            seconds since the epoch; ``None`` if the store does not say.
+    """
+
+    path: str
+    size: int
+    modified: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpload:
+    """An object-store upload that was started and never completed nor aborted.
+
+    Attributes:
+        path: The key it would have been published under, relative to the root.
+        upload_id: The store's id of the upload.
+        started: When it was initiated, in seconds since the epoch.
+    """
+
+    path: str
+    upload_id: str
+    started: float
+
+
 class DataStore:
     """Partition files under one root, on local disk, in memory or in an object store.
 
@@ -68,19 +102,30 @@ class DataStore:
     """
 
     def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme in _OBJECT_STORES and _CREDENTIALS.search(url):
+            # The authority of an object-store URL is the bucket: credentials written
+            # there would be taken for part of the bucket's name, and shown in errors.
+            raise StorageError(
+                f"the data store URL {redact_credentials(url)} has credentials in it; remove "
+                "them and give them in storage_options or the environment (e.g. "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+            )
         try:
             fs, root = fsspec.core.url_to_fs(url, **dict(options or {}))
             if isinstance(fs, LocalFileSystem):
                 root = os.path.abspath(root)
                 os.makedirs(root, exist_ok=True)
-        except (ImportError, ValueError, *_IO_ERRORS) as exc:
-            raise StorageError(f"cannot open the data store {_redacted(url)}: {exc}") from exc
+        except (ImportError, ValueError, *IO_ERRORS) as exc:
+            shown = redact_credentials(url)
+            raise StorageError(f"cannot open the data store {shown}: {exc}") from exc
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self._fs: fsspec.AbstractFileSystem = fs
         self._local = isinstance(fs, LocalFileSystem)
         self._object_store = bool(protocols & _OBJECT_STORES)
+        self._s3 = bool(protocols & {"s3", "s3a"}) and hasattr(fs, "call_s3")
         self._root: str = root.rstrip("/")
-        self._url = root if self._local else _redacted(url)
+        self._url = root if self._local else redact_credentials(url)
 
     @property
     def url(self) -> str:
@@ -145,7 +190,7 @@ class DataStore:
                 encoded, sink = self._write_remote(directory, name, encode)
         except StorageError:
             raise
-        except _IO_ERRORS as exc:
+        except IO_ERRORS as exc:
             raise StorageError(f"asset {asset}: cannot write {self._display(path)}: {exc}") from exc
         return WrittenVersion(
             version_id, (path,), encoded.kind, encoded.rows, sink.size, sink.hexdigest()
@@ -180,7 +225,7 @@ class DataStore:
                 self._fs.rm_file(self._full(path))
             except FileNotFoundError:
                 continue
-            except _IO_ERRORS as exc:
+            except IO_ERRORS as exc:
                 raise StorageError(f"cannot delete {self._display(path)}: {exc}") from exc
 
     def leftovers(self, asset: str, segments: str, keep: Collection[str]) -> list[str]:
@@ -204,7 +249,7 @@ class DataStore:
             entries = self._fs.ls(full, detail=True)
         except FileNotFoundError:
             return []
-        except _IO_ERRORS as exc:
+        except IO_ERRORS as exc:
             raise StorageError(f"cannot list {self._display(directory)}: {exc}") from exc
         files = (
             f"{directory}/{entry['name'].rstrip('/').rsplit('/', 1)[-1]}"
@@ -219,7 +264,7 @@ class DataStore:
         try:
             self._fs.invalidate_cache(full)  # a cached listing would answer for other writers
             return bool(self._fs.exists(full))
-        except _IO_ERRORS as exc:
+        except IO_ERRORS as exc:
             raise StorageError(f"cannot check {self._display(path)}: {exc}") from exc
 
     def size(self, path: str) -> int:
@@ -232,8 +277,140 @@ class DataStore:
         try:
             self._fs.invalidate_cache(full)
             return int(self._fs.size(full))
-        except _IO_ERRORS as exc:
+        except IO_ERRORS as exc:
             raise StorageError(f"cannot get the size of {self._display(path)}: {exc}") from exc
+
+    def files(self) -> list[StoredFile]:
+        """Every file under the root, hidden ones included, with its size and age.
+
+        Symbolic links are left out: nothing outside the root is ever listed.
+
+        Raises:
+            StorageError: The root cannot be listed.
+        """
+        try:
+            self._fs.invalidate_cache(self._root)
+            found = self._fs.find(self._root, detail=True)
+        except FileNotFoundError:
+            return []
+        except IO_ERRORS as exc:
+            raise StorageError(f"cannot list {self._url}: {exc}") from exc
+        prefix = f"{self._root}/"
+        result = []
+        for name, info in found.items():
+            if info.get("type") != "file" or info.get("islink") or not name.startswith(prefix):
+                continue
+            path = name[len(prefix) :]
+            with contextlib.suppress(StorageError):  # a name that could escape is not ours
+                _check_relative(path)
+                result.append(StoredFile(path, int(info.get("size") or 0), modified_time(info)))
+        return sorted(result, key=lambda file: file.path)
+
+    def stat(self, path: str) -> StoredFile | None:
+        """The size and age of the file at a relative path, or ``None`` if it is missing."""
+        full = self._full(path)
+        try:
+            self._fs.invalidate_cache(full)
+            info = self._fs.info(full)
+        except FileNotFoundError:
+            return None
+        except IO_ERRORS as exc:
+            raise StorageError(f"cannot inspect {self._display(path)}: {exc}") from exc
+        if info.get("type") != "file":
+            return None
+        return StoredFile(path, int(info.get("size") or 0), modified_time(info))
+
+    def digest(self, files: Sequence[str]) -> tuple[int, str]:
+        """The size and hex BLAKE2b-128 of files' bytes, read in order, in chunks.
+
+        The same hash the write recorded as the version's data version.
+
+        Raises:
+            StorageError: A file is missing or cannot be read.
+        """
+        hashed = hashlib.blake2b(digest_size=16)
+        size = 0
+        for path in files:
+            try:
+                with self._fs.open(self._full(path), "rb") as file:
+                    while chunk := file.read(_CHUNK):
+                        hashed.update(chunk)
+                        size += len(chunk)
+            except FileNotFoundError as exc:
+                raise StorageError(f"cannot read {self._display(path)}: no such file") from exc
+            except IO_ERRORS as exc:
+                raise StorageError(f"cannot read {self._display(path)}: {exc}") from exc
+        return size, hashed.hexdigest()
+
+    def prune(self, directories: Iterable[str]) -> int:
+        """Remove empty local directories, and their parents up to the root once empty.
+
+        Object stores have no directories; there this does nothing.
+
+        Returns:
+            How many directories were removed.
+        """
+        if not self._local:
+            return 0
+        removed = 0
+        for directory in sorted(set(directories), key=lambda d: -d.count("/")):
+            parts = directory.split("/")
+            while parts:
+                _check_relative("/".join(parts))
+                try:
+                    os.rmdir(os.path.join(self._root, *parts))
+                except OSError:
+                    break  # not empty (or already gone): its parents are not empty either
+                removed += 1
+                parts.pop()
+        return removed
+
+    def pending_uploads(self) -> list[PendingUpload]:
+        """Uploads under the root that were started but never completed (S3 only).
+
+        Raises:
+            StorageError: The uploads cannot be listed.
+        """
+        if not self._s3:
+            return []
+        bucket, _, prefix = self._root.partition("/")
+        start = f"{prefix}/" if prefix else ""
+        result: list[PendingUpload] = []
+        markers: dict[str, str] = {}
+        while True:
+            try:
+                page = self._fs.call_s3(
+                    "list_multipart_uploads", Bucket=bucket, Prefix=start, **markers
+                )
+            except IO_ERRORS as exc:
+                raise StorageError(f"cannot list the uploads of {self._url}: {exc}") from exc
+            for upload in page.get("Uploads", []):
+                key, initiated = upload["Key"], upload["Initiated"]
+                if key.startswith(start):
+                    path = key[len(start) :]
+                    result.append(PendingUpload(path, upload["UploadId"], initiated.timestamp()))
+            if not page.get("IsTruncated"):
+                return result
+            markers = {
+                "KeyMarker": page["NextKeyMarker"],
+                "UploadIdMarker": page["NextUploadIdMarker"],
+            }
+
+    def abort_upload(self, path: str, upload_id: str) -> None:
+        """Abort a pending upload (see :meth:`pending_uploads`): its parts are dropped and
+        nothing is published.
+
+        Raises:
+            StorageError: The store refused.
+        """
+        bucket, _, prefix = self._root.partition("/")
+        key = f"{prefix}/{path}" if prefix else path
+        _check_relative(path)
+        try:
+            self._fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
+        except IO_ERRORS as exc:
+            what = self._display(path)
+            raise StorageError(f"cannot abort the upload of {what}: {exc}") from exc
 
     def absolute(self, path: str) -> str:
         """The full path or URL of a relative path, for readers such as DuckDB or pyarrow."""
@@ -252,7 +429,7 @@ class DataStore:
             data = self._fs.cat_file(self._full(path))
         except FileNotFoundError as exc:
             raise StorageError(f"cannot read {self._display(path)}: no such file") from exc
-        except _IO_ERRORS as exc:
+        except IO_ERRORS as exc:
             raise StorageError(f"cannot read {self._display(path)}: {exc}") from exc
         try:
             return formats.read_value(data, kind)
@@ -325,6 +502,20 @@ class _HashingWriter:
         return self._hash.hexdigest()
 
 
+def modified_time(info: Mapping[str, Any]) -> float | None:
+    """A listing entry's modification time: ``mtime`` locally, ``LastModified`` on S3."""
+    for key in ("mtime", "LastModified", "last_modified", "modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str) and value:
+            with contextlib.suppress(ValueError):
+                return dt.datetime.fromisoformat(value).timestamp()
+    return None
+
+
 def _check_relative(path: str) -> None:
     parts = path.split("/")
     if _UNSAFE_CHARS.search(path) or any(part in ("", ".", "..") for part in parts):
@@ -364,8 +555,9 @@ def _quietly(action: Callable[..., object], *args: object) -> None:
         action(*args)
 
 
-def _redacted(url: str) -> str:
-    return _CREDENTIALS.sub("***@", url)
+def redact_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of any URL in it replaced by ``***@``."""
+    return _CREDENTIALS.sub("***@", text)
 
 
-__all__ = ["DataStore", "WrittenVersion"]
+__all__ = ["DataStore", "PendingUpload", "StoredFile", "WrittenVersion"]

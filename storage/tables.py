@@ -58,7 +58,7 @@ class VersionRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     asset: str
     partition: str
-    status: str = "committed"  # committed | superseded
+    status: str = "committed"  # committed | superseded | collected (files removed) | lost
     kind: str
     files: str  # JSON list, relative to the store root
     # BIGINT: a partition of 2 GiB or 2**31 rows overflows PostgreSQL's INTEGER.
@@ -115,3 +115,41 @@ class DynamicPartitionRow(SQLModel, table=True):
     key: str = Field(primary_key=True)
     seq: int  # insertion order within the name: max(seq) + 1 when added
     added_at: float
+
+
+class TickRow(SQLModel, table=True):
+    """One tick of the daemon: when, what each source decided, which runs it started."""
+
+    __tablename__ = "ticks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    daemon: str  # the daemon's id: host, pid and a random part
+    clock: float  # the daemon's clock at the tick, epoch seconds (simulated in tests)
+    started_at: float  # database time
+    finished_at: float | None = None
+    status: str = "running"  # running | succeeded | failed | interrupted
+    decisions: str = "[]"  # JSON list: {source, requests: [{asset, partitions, force}], notes}
+    run_ids: str = "[]"  # JSON list
+    error: str | None = None
+
+
+class CursorRow(SQLModel, table=True):
+    """Where a source of automation (a schedule, a sensor...) got to."""
+
+    __tablename__ = "cursors"
+
+    source: str = Field(primary_key=True)  # schedule:<name>, eager:<asset>, sensor:<name>
+    cursor: str  # JSON, the source's own format
+    updated_at: float
+
+
+class LeaseRow(SQLModel, table=True):
+    """A named lease with a fencing token: the active daemon, a slot of a pool."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True)  # "daemon", "pool:api/0", "asset:raw_sales/1"
+    owner: str | None = None
+    token: int = 0
+    expires: float | None = None  # database time
+    updated_at: float = 0.0

@@ -93,6 +93,27 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def make_postgres_database() -> Iterator[Callable[[], str]]:
+    """A factory of fresh PostgreSQL databases (each dropped when the test ends): their URLs."""
+    import psycopg
+
+    server = postgres_url()
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"partita_test_{secrets.token_hex(6)}"
+        with psycopg.connect(_libpq_url(server), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with psycopg.connect(_libpq_url(server), autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def postgres_execute(url: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple]:
     """Run one statement on a PostgreSQL database (``?`` placeholders, as in SQLite)."""
     import psycopg
@@ -100,6 +121,21 @@ def postgres_execute(url: str, statement: str, params: tuple[object, ...] = ()) 
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         cursor = conn.execute(statement.replace("?", "%s"), params)
         return cursor.fetchall() if cursor.description is not None else []
+
+
+def postgres_text(url: str) -> list[tuple[str, str, str]]:
+    """Every text value in every table of a PostgreSQL database: (table, column, value)."""
+    columns = postgres_execute(
+        url,
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'public' and data_type in ('text', 'character varying')",
+    )
+    return [
+        (table, column, value)
+        for table, column in columns
+        for (value,) in postgres_execute(url, f'select "{column}" from "{table}"')
+        if value is not None
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -43,13 +43,17 @@ def _day(ctx: pt.Context) -> pa.Scalar:
     return pa.scalar(ctx.partition.start.date(), pa.date32())
 
 
-@pt.asset(partitions=daily)
+# --8<-- [start:eager]
+@pt.asset(partitions=daily, automation=pt.Eager(window=14))
 def daily_views(ctx: pt.Context, page_views: pa.Table) -> pa.Table:
     """Per page: views, distinct users and mean load time over the day's hours.
 
     Hourly -> daily is Containment, the default: the step receives every hour of its
-    day as one table -- 23 on the day DST starts, 25 on the day it ends.
+    day as one table -- 23 on the day DST starts, 25 on the day it ends. Eager: when
+    ``partita daemon`` runs, a day of the last two weeks is rebuilt as soon as one of its
+    hours is rebuilt with different data (late events), or once all its hours are in.
     """
+    # --8<-- [end:eager]
     hours = pc.count_distinct(pc.floor_temporal(page_views["ts"], unit="hour")).as_py()
     per_page = page_views.group_by("page", use_threads=False).aggregate(
         [("page", "count"), ("user_id", "count_distinct"), ("ms", "mean")]

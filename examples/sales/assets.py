@@ -169,3 +169,17 @@ def sales_summary(clean_sales: pa.Table) -> pa.Table:
             "revenue": pc.round(per_day["revenue_sum"], 2),
         }
     ).sort_by("day")
+
+
+# --8<-- [start:nightly]
+# Every night at 02:00 UTC: yesterday's partitions (their windows closed at midnight),
+# and whatever was missed while the daemon was down, at most 7 days per asset per tick.
+nightly = pt.Schedule(
+    "nightly",
+    assets=["sales_report", "warehouse_sales", "sales_summary"],
+    cron="@daily",
+    timezone="UTC",
+    delay="2h",
+    max_per_tick=7,
+)
+# --8<-- [end:nightly]

@@ -1,4 +1,5 @@
-"""Factories for status, planner and report tests: catalog states as plain values."""
+"""Fixtures for core tests: no inherited ``PARTITA_*`` settings, and catalog states as
+plain values for status, planner and report tests."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from partita.storage.records import PartitionState
 
 States = dict[str, dict[str, PartitionState]]
 RecordBuild = Callable[..., States]
+
+
+@pytest.fixture(autouse=True)
+def _no_partita_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PARTITA_STORAGE", "PARTITA_CATALOG", "PARTITA_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -30,12 +30,6 @@ def numbers() -> dict:
 MakeDir = Callable[..., Path]
 
 
-@pytest.fixture(autouse=True)
-def _no_partita_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PARTITA_STORAGE", "PARTITA_CATALOG", "PARTITA_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def make_dir(tmp_path: Path) -> MakeDir:
     """Make a project directory holding the given files (name -> text)."""
@@ -378,3 +372,22 @@ def test_a_configured_sqlite_directory_is_not_created(make_dir: MakeDir) -> None
     assert len(message.splitlines()) == 1
     assert f"directory {root.resolve() / 'state'} does not exist" in message
     assert not (root / "state").exists()
+
+
+def test_settings_never_show_credentials() -> None:
+    settings = Settings(
+        catalog="postgresql+psycopg://app:pw-in-url@db/partita",
+        storage="s3://AKIAINLINE:inline-secret@bucket/prefix",
+        storage_options={
+            "key": "AKIAOPTION",
+            "secret": "option-secret",
+            "endpoint_url": "http://127.0.0.1:9000",
+            "client_kwargs": {"aws_session_token": "session-token", "region_name": "eu-west-1"},
+        },
+    )
+    shown = f"{settings!r} {settings}"
+    for secret in ("pw-in-url", "inline-secret", "AKIAINLINE", "AKIAOPTION", "option-secret"):
+        assert secret not in shown
+    assert "session-token" not in shown
+    assert "http://127.0.0.1:9000" in shown and "eu-west-1" in shown  # the rest stays
+    assert settings.storage_options["secret"] == "option-secret"  # only the display hides it

@@ -49,12 +49,6 @@ class Sleeps(list[float]):
 MakeProject = Callable[..., pt.Project]
 
 
-@pytest.fixture(autouse=True)
-def _no_partita_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PARTITA_STORAGE", "PARTITA_CATALOG", "PARTITA_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def make_project(tmp_path: Path) -> Iterator[MakeProject]:
     """Write a project (``partita.toml`` + a uniquely named definitions file) and open it.

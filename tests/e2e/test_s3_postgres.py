@@ -18,7 +18,7 @@ import fsspec
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import REPO, postgres_execute
+from tests.conftest import REPO, postgres_execute, postgres_text
 
 pytestmark = pytest.mark.slow
 
@@ -88,21 +88,6 @@ def assert_no_secret(text: str, where: str) -> None:
         assert secret not in text, f"{secret!r} leaked in {where}:\n{text}"
 
 
-def catalog_text(database: str) -> list[tuple[str, str, str]]:
-    """Every text value in every table of the catalog: (table, column, value)."""
-    columns = postgres_execute(
-        database,
-        "select table_name, column_name from information_schema.columns "
-        "where table_schema = 'public' and data_type in ('text', 'character varying')",
-    )
-    found: list[tuple[str, str, str]] = []
-    for table, column in columns:
-        for (value,) in postgres_execute(database, f'select "{column}" from "{table}"'):
-            if value is not None:
-                found.append((table, column, value))
-    return found
-
-
 def count(database: str, table: str) -> int:
     return postgres_execute(database, f'select count(*) from "{table}"')[0][0]
 
@@ -128,9 +113,10 @@ def test_page_commands_on_s3_and_postgres(
     make_example: Callable[[str], Path],
     run_cli: Run,
     s3_bucket: tuple[str, dict[str, Any]],
-    postgres_database: str,
+    make_postgres_database: Callable[[], str],
 ) -> None:
     bucket, options = s3_bucket
+    postgres_database = make_postgres_database()  # its own: other tests build these days too
     project = make_example("sales")
     exports, commands = page_setup_and_commands()
     env = substitutes(bucket, options["endpoint_url"], postgres_database)
@@ -175,7 +161,7 @@ def test_page_commands_on_s3_and_postgres(
 
     for line, result in results:
         assert_no_secret(result.stdout + result.stderr, f"the output of $ {line}")
-    for table, column, value in catalog_text(postgres_database):
+    for table, column, value in postgres_text(postgres_database):
         assert_no_secret(value, f"{table}.{column}")
 
 
@@ -183,11 +169,12 @@ def test_failures_and_errors_keep_secrets(
     make_example: Callable[[str], Path],
     run_cli: Run,
     s3_bucket: tuple[str, dict[str, Any]],
-    postgres_database: str,
+    make_postgres_database: Callable[[], str],
 ) -> None:
     """Failed steps record their errors in the catalog; a catalog that cannot be reached is
     named in the error message: neither shows the password or the secret key."""
     bucket, options = s3_bucket
+    postgres_database = make_postgres_database()
     project = make_example("sales")
     env = substitutes(bucket, options["endpoint_url"], postgres_database)
     env["PARTITA_STORAGE"] = f"s3://{bucket}/failing"
@@ -207,7 +194,7 @@ def test_failures_and_errors_keep_secrets(
     assert "127.0.0.1" in refused.stdout + refused.stderr
     assert_no_secret(refused.stdout + refused.stderr, "the unreachable catalog's error")
 
-    for table, column, value in catalog_text(postgres_database):
+    for table, column, value in postgres_text(postgres_database):
         assert_no_secret(value, f"{table}.{column}")
 
 

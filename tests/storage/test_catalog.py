@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,69 +24,12 @@ from sqlalchemy.engine import make_url
 from partita.errors import CatalogError, ConfigError, LeaseLostError
 from partita.storage import Catalog, LogLine, NewVersion, PartitionState
 from partita.storage.engine import redact_url
-from tests.conftest import postgres_execute, postgres_url
+from tests.conftest import postgres_url
 
 A, B, C = "sales", "clean", "report"
 DAY1, DAY2, DAY3 = "2026-04-01", "2026-04-02", "2026-04-03"
 PASSWORD = "s3cr3t-pw"
 CUSTOMERS, REGIONS = "customers", "regions"
-
-
-class CatalogFactory:
-    """Opens catalogs on one fresh database; runs raw SQL against it for assertions."""
-
-    def __init__(self, url: str, execute: Callable[[str, tuple[object, ...]], list[tuple]]):
-        self.url = url
-        self._execute = execute
-        self._opened: list[Catalog] = []
-
-    def __call__(self, *, lease_seconds: float = 30.0) -> Catalog:
-        catalog = Catalog(self.url, lease_seconds=lease_seconds)
-        self._opened.append(catalog)
-        return catalog
-
-    def sql(self, statement: str, *params: object) -> list[tuple]:
-        """Run SQL directly on the database, bypassing the catalog."""
-        return self._execute(statement, params)
-
-    def close(self) -> None:
-        for catalog in self._opened:
-            catalog.close()
-
-
-def _sqlite_executor(path: Path) -> Callable[[str, tuple[object, ...]], list[tuple]]:
-    def execute(statement: str, params: tuple[object, ...]) -> list[tuple]:
-        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-            return conn.execute(statement, params).fetchall()
-
-    return execute
-
-
-def _sqlite_factory(request: pytest.FixtureRequest) -> CatalogFactory:
-    path = request.getfixturevalue("tmp_path") / "catalog.db"
-    return CatalogFactory(f"sqlite:///{path}", _sqlite_executor(path))
-
-
-def _postgres_factory(request: pytest.FixtureRequest) -> CatalogFactory:
-    # One database for the session; each test starts from an empty schema in it.
-    url = request.getfixturevalue("postgres_database")
-    postgres_execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    return CatalogFactory(url, functools.partial(postgres_execute, url))
-
-
-# Each backend: how to make a fresh database and open catalogs on it.
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest], CatalogFactory]] = {
-    "sqlite": _sqlite_factory,
-    "postgres": _postgres_factory,
-}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def make_catalog(request: pytest.FixtureRequest) -> Iterator[CatalogFactory]:
-    """Open catalogs (several handles, like several processes) on one fresh database."""
-    factory = BACKENDS[request.param](request)
-    yield factory
-    factory.close()
 
 
 def new_version(version_id: str, data: str = "d1", *, code: str = "c1", run: str = "run-1"):

@@ -322,6 +322,13 @@ def test_url_redacts_credentials() -> None:
     assert store.url == "memory://***@bucket/data"
 
 
+@pytest.mark.parametrize("scheme", ["s3", "gs", "abfs"])
+def test_credentials_in_an_object_store_url_are_refused_unshown(scheme: str) -> None:
+    with pytest.raises(StorageError, match="has credentials in it") as caught:
+        DataStore(f"{scheme}://AKIAKEY:s3cret@bucket/data")
+    assert "s3cret" not in str(caught.value) and "AKIAKEY" not in str(caught.value)
+
+
 def test_unknown_protocol_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="nosuchfs://"):
         DataStore("nosuchfs://bucket/data")
