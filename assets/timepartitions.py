@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import math
 from abc import abstractmethod
 from functools import cached_property
@@ -420,6 +421,18 @@ class _CronTimeline:
         return ordinal
 
 
+_BLOCK = 4096  # keys rendered at a time, and cached per definition
+
+
+@functools.lru_cache(maxsize=512)  # at most 2M keys, about 150 MB
+def _rendered_block(definition: TimePartitions, block: int) -> tuple[str, ...]:
+    """The keys of ordinals ``block * _BLOCK`` up to the next block, rendered once for all
+    equal definitions (a key depends on nothing else)."""
+    key_of = definition.key_of
+    start = block * _BLOCK
+    return tuple(key_of(ordinal) for ordinal in range(start, start + _BLOCK))
+
+
 class TimeSpace(KeySpace):
     """The due windows ``[first, stop)`` of a time definition, by ordinal."""
 
@@ -440,10 +453,16 @@ class TimeSpace(KeySpace):
 
     def _listed(self) -> tuple[list[str], dict[str, int]]:
         # Rendering a key is the costly part (hourly keys go through the timezone), so the
-        # keys are rendered once per space, for listing and for lookups alike.
+        # keys are rendered once per space, for listing and for lookups alike, from blocks
+        # rendered once per definition (a long-lived process makes a new space at every
+        # look, each one hour longer than the last).
         if self._listing is None:
-            key_of = self.definition.key_of
-            keys = [key_of(ordinal) for ordinal in range(self.first, self.stop)]
+            keys: list[str] = []
+            first, stop = self.first, self.stop
+            for block in range(first // _BLOCK, -(-stop // _BLOCK)):
+                rendered = _rendered_block(self.definition, block)
+                base = block * _BLOCK
+                keys.extend(rendered[max(first - base, 0) : min(stop - base, _BLOCK)])
             self._listing = keys, {key: i for i, key in enumerate(keys)}
         return self._listing
 

@@ -655,3 +655,22 @@ def test_time_windows_are_frozen() -> None:
     window = DAILY.window("2026-04-08")
     with pytest.raises(AttributeError):
         window.start = window.end  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        HourlyPartitions(start="2026-01-01", timezone="America/New_York"),
+        DailyPartitions(start="2025-06-01"),
+        CronPartitions(cron="0 */6 * * *", start="2026-01-01", timezone="Europe/Berlin"),
+    ],
+)
+def test_listed_keys_match_rendering_each_key_across_cached_blocks(definition) -> None:
+    """Keys come from blocks rendered once per definition: a space that starts and ends
+    inside blocks, and a later (longer) space, list exactly what rendering each key gives."""
+    first = definition.space(dt.datetime(2026, 3, 1, tzinfo=dt.UTC), {})
+    later = definition.space(dt.datetime(2026, 11, 2, 7, tzinfo=dt.UTC), {})
+    for space in (first, later, first):
+        expected = [space.key_at(i) for i in range(len(space))]
+        assert space.keys() == expected
+        assert [space.index(key) for key in expected[::97]] == list(range(0, len(expected), 97))
