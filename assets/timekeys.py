@@ -53,6 +53,17 @@ def parse_day(text: str) -> dt.date:
         raise PartitionKeyError(f"{text!r} is not a valid date ({exc}); use YYYY-MM-DD") from exc
 
 
+LAST_YEAR = 9998  # the end of a window in it, and the bound after it, are still dates
+
+
+def check_year(year: int, text: str) -> None:
+    """Refuse keys and bounds after ``LAST_YEAR``: the window after them cannot be held."""
+    if year > LAST_YEAR:
+        raise PartitionKeyError(
+            f"{text!r} is after {LAST_YEAR}-12-31, the last date partita handles"
+        )
+
+
 def parse_date_key(key: str, definition: TimePartitions) -> dt.date:
     """The date of a day-based key, with a message naming the granularity when it is not."""
     if not DATE_KEY.fullmatch(key):
@@ -64,9 +75,11 @@ def parse_date_key(key: str, definition: TimePartitions) -> dt.date:
             why = f"is not a {definition.granularity} partition key"
         raise definition._bad_key(key, why)
     try:
-        return dt.date.fromisoformat(key)
+        day = dt.date.fromisoformat(key)
     except ValueError as exc:
         raise definition._bad_key(key, f"is not a valid date ({exc})") from exc
+    check_year(day.year, key)
+    return day
 
 
 def render_local_key(timestamp: float, timezone: str) -> str:
@@ -104,6 +117,7 @@ def parse_local_key(key: str, timezone: str, definition: TimePartitions) -> pend
         naive = dt.datetime.fromisoformat(f"{day}T{clock}")
     except ValueError as exc:
         raise definition._bad_key(key, f"is not a valid time ({exc})") from exc
+    check_year(naive.year, key)
     zone = ZoneInfo(timezone)
     if offset:
         local = dt.datetime.fromisoformat(key).astimezone(zone)
@@ -129,6 +143,8 @@ def parse_bound(text: str, timezone: str) -> tuple[pendulum.DateTime, pendulum.D
     Raises:
         PartitionKeyError: the bound is not a date, a month or a time.
     """
+    if re.match(r"\d{4}", text):
+        check_year(int(text[:4]), text)
     try:
         if DATE_KEY.fullmatch(text):
             day = dt.date.fromisoformat(text)

@@ -35,6 +35,7 @@ from partita.assets.timekeys import (
     HOUR_KEY,
     MONTH_KEY,
     check_timezone,
+    check_year,
     day_start,
     parse_bound,
     parse_date_key,
@@ -277,6 +278,7 @@ class MonthlyPartitions(_DayBased):
         year, month = int(key[:4]), int(key[5:])
         if not 1 <= month <= 12 or year < 1:
             raise self._bad_key(key, "is not a valid month")
+        check_year(year, key)
         return year * 12 + month - 1
 
 

@@ -674,3 +674,21 @@ def test_listed_keys_match_rendering_each_key_across_cached_blocks(definition) -
         expected = [space.key_at(i) for i in range(len(space))]
         assert space.keys() == expected
         assert [space.index(key) for key in expected[::97]] == list(range(0, len(expected), 97))
+
+
+@pytest.mark.parametrize(
+    ("definition", "key"),
+    [
+        (DailyPartitions(start="2026-01-01"), "9999-12-31"),
+        (WeeklyPartitions(start="2026-01-05"), "9999-12-27"),
+        (MonthlyPartitions(start="2026-01-01"), "9999-12"),
+        (HourlyPartitions(start="2026-01-01", timezone="Europe/Berlin"), "9999-12-31T23:00"),
+    ],
+)
+def test_keys_after_the_last_supported_year_are_refused_by_name(definition, key) -> None:
+    """The window after 9999-12-31 cannot be held in a date: one clear error, not a crash."""
+    now = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
+    with pytest.raises(PartitionKeyError, match="after 9998-12-31"):
+        definition.space(now, {}).parse(key)
+    with pytest.raises(PartitionKeyError, match="after 9998-12-31"):
+        definition.space(now, {}).select(key, key)
