@@ -18,6 +18,7 @@ from partita.errors import (
     PartitaError,
     PartitionKeyError,
     PlanError,
+    QueryError,
     SchemaError,
     StorageError,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "PlanError",
     "Previous",
     "Project",
+    "QueryError",
     "RetryPolicy",
     "RunResult",
     "Schedule",

@@ -349,6 +349,45 @@ def read(
 
 
 @app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="A SQL query; each table asset is a view.")],
+    format_: Annotated[
+        str,
+        typer.Option("--format", "-f", help="table, csv or json (one object per row, in a list)."),
+    ] = "table",
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Rows to show as a table.", min=1)
+    ] = 100,
+) -> None:
+    """Run SQL (DuckDB) over the current committed data: each asset is a view."""
+    from partita.cli_render import QUERY_FORMATS, render_query
+
+    if format_ not in QUERY_FORMATS:
+        _console(stderr=True).print(
+            f"error: --format {format_} is not one of {', '.join(QUERY_FORMATS)}", markup=False
+        )
+        _exit(EXIT_USAGE)
+    render_query(_console(), _project().query(sql), format_, limit)
+
+
+@app.command()
+def lineage(
+    asset: Annotated[str, typer.Argument(help="Asset key.")],
+    partition: Annotated[
+        str | None, typer.Argument(help="Partition key (none for an unpartitioned asset).")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option("--depth", help="Levels of inputs to show (default: all).", min=0)
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """The exact upstream versions a partition's current version was built from."""
+    from partita.cli_render import render_lineage
+
+    render_lineage(_console(), _project().lineage(asset, partition, depth), as_json=json_)
+
+
+@app.command()
 def gc(
     grace: Annotated[
         str,
@@ -441,15 +480,44 @@ def ticks(
     render_ticks(_console(), recent_ticks(_project(), limit), as_json=json_)
 
 
-def _show_alert_warnings() -> None:
-    """An alert that could not be delivered is one warning line on stderr, never an error."""
+@app.command()
+def ui(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (only this machine by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on (0: any free port).", min=0, max=65535)
+    ] = 8765,
+) -> None:
+    """Serve the web UI and its JSON API: assets, partition heat maps, runs, logs.
+
+    Prints `partita ui: http://HOST:PORT/` once it listens; Ctrl-C stops it.
+    """
+    try:
+        from partita.ui.server import serve
+    except ImportError as exc:
+        _console(stderr=True).print(
+            f"error: partita ui needs the ui extra: pip install 'partita[ui]' ({exc.name} "
+            "is missing)",
+            markup=False,
+        )
+        _exit(EXIT_USAGE)
+    project = _project()
+    project.definitions  # noqa: B018 - bad definitions are a usage error, before serving
+    serve(project, host, port)
+
+
+def _show_delivery_warnings() -> None:
+    """An alert or lineage event that could not be delivered is one warning line on
+    stderr, never an error."""
     import logging
 
-    alerts = logging.getLogger("partita.alerts")
-    if not alerts.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
-        alerts.addHandler(handler)
+    for name in ("partita.alerts", "partita.openlineage"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("warning: %(message)s"))
+            logger.addHandler(handler)
 
 
 def main() -> None:
@@ -458,7 +526,7 @@ def main() -> None:
     Errors in what was asked (definitions, configuration, arguments) exit 2; errors
     while a run executes (a step, the catalog, the storage) exit 1.
     """
-    _show_alert_warnings()
+    _show_delivery_warnings()
     try:
         app()
     except PartitaError as exc:

@@ -15,11 +15,13 @@ from rich.table import Table
 from partita.assets import display_key
 from partita.core.doctor import DoctorReport
 from partita.core.gc import GcResult
+from partita.core.lineage import Lineage
 from partita.core.report import AssetStatus, WhyLink
 from partita.storage import LogLine, RunRecord
 from partita.storage.automation import TickRecord
 
 MAX_RANGES = 4
+QUERY_FORMATS = ("table", "csv", "json")
 _STYLE = {"fresh": "green", "stale": "yellow", "missing": "red", "failed": "red bold"}
 
 
@@ -337,3 +339,51 @@ def render_value(console: Console, value: Any, limit: int) -> None:
         console.print(f"{len(value)} bytes")
     else:
         console.print(escape(str(value)), markup=False)
+
+
+def render_query(console: Console, table: Any, format_: str, limit: int) -> None:
+    """A query's rows: a table (the first ``limit`` rows), CSV or a JSON list of objects."""
+    if format_ == "csv":
+        import io
+
+        import pyarrow.csv
+
+        sink = io.BytesIO()
+        pyarrow.csv.write_csv(table, sink)
+        console.file.write(sink.getvalue().decode())
+        console.file.flush()
+    elif format_ == "json":
+        console.file.write(json.dumps(table.to_pylist(), default=str) + "\n")
+        console.file.flush()
+    else:
+        render_value(console, table, limit)
+
+
+def render_lineage(console: Console, lineage: Lineage, *, as_json: bool) -> None:
+    """A version and the upstream versions it was built from, as a tree."""
+    if as_json:
+        console.print_json(json.dumps(lineage.to_dict()))
+        return
+    from rich.tree import Tree
+
+    tree = Tree(_lineage_label(lineage))
+    todo = [(tree, lineage)]
+    while todo:
+        branch, node = todo.pop()
+        for item in node.inputs:
+            todo.append((branch.add(_lineage_label(item)), item))
+        if node.truncated:
+            branch.add("…")
+    console.print(tree)
+
+
+def _lineage_label(node: Lineage) -> str:
+    where = f"{escape(node.asset)} {_key(node.partition)}".strip()
+    if node.version_id is None:
+        return f"{where}  [red]no recorded version with data {node.data_version[:12]}[/]"
+    built = _when(node.created_at.timestamp()) if node.created_at else "-"
+    now = "[green]current[/]" if node.current else "[yellow]superseded[/]"
+    return (
+        f"[bold]{where}[/]  version {node.version_id}  {now}  run {node.run_id}  "
+        f"built {built}  code {(node.code_version or '')[:12]}  data {node.data_version[:12]}"
+    )

@@ -45,6 +45,10 @@ class LeaseLostError(CatalogError):
     """A writer's lease was taken over: its fencing token is no longer current."""
 
 
+class QueryError(PartitaError):
+    """A SQL query over the assets' data is invalid or cannot run."""
+
+
 class MaterializationError(PartitaError):
     """An asset's step failed; the user's exception is kept as ``__cause__``."""
 
@@ -65,6 +69,7 @@ __all__ = [
     "PartitaError",
     "PartitionKeyError",
     "PlanError",
+    "QueryError",
     "SchemaError",
     "StorageError",
 ]

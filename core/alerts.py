@@ -12,29 +12,23 @@ ever shown as ``scheme://host``.
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import importlib
 import json
 import logging
 import os
-import queue
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from partita.core.config import AlertSettings, webhook_origin
+from partita.core.config import AlertSettings
+from partita.core.delivery import Courier, DeliveryError, post_json
 from partita.core.materializer import FAILED, SUCCEEDED, StepOutcome
 
 FAILURE = "failure"
 RECOVERY = "recovery"
-RETRY_BASE_S = 1.0
-RETRY_MAX_S = 60.0
 ENV_PREFIX = "PARTITA_ALERT_"
 
 logger = logging.getLogger("partita.alerts")
@@ -64,10 +58,6 @@ def alert_event(outcome: StepOutcome, *, project: str, at: dt.datetime) -> Event
     return event
 
 
-class DeliveryError(Exception):
-    """One try to deliver an event failed (the message never holds a webhook's path)."""
-
-
 class Alerter:
     """Delivers the alert events of runs to the configured destinations.
 
@@ -89,9 +79,7 @@ class Alerter:
         self._alerts = tuple(alerts)
         self._root = root
         self._clock = clock
-        self._sleep = sleep
-        self._queue: queue.Queue[Event | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._courier = Courier("partita-alerts", sleep=sleep)
         self._hooks: dict[str, Callable[[Event], Any]] = {}
         self.undelivered: list[tuple[str, Event, str]] = []
 
@@ -110,37 +98,19 @@ class Alerter:
         event = alert_event(outcome, project=self._root.name, at=self._clock())
         if event is None or not any(event["event"] in a.on for a in self._alerts):
             return
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._deliver_queued, name="partita-alerts", daemon=True
-            )
-            self._thread.start()
-        self._queue.put(event)
+        for alert in self._alerts:
+            if event["event"] in alert.on:
+                self._courier.send(
+                    lambda alert=alert: self.deliver_once(alert, event),
+                    alert.retries + 1,
+                    lambda reason, tries, alert=alert: self._give_up(alert, event, reason, tries),
+                )
 
     def close(self) -> None:
         """Deliver every queued event (with its retries), then stop the thread."""
-        if self._thread is None:
-            return
-        self._queue.put(None)
-        self._thread.join()
-        self._thread = None
+        self._courier.close()
 
-    def _deliver_queued(self) -> None:
-        while (event := self._queue.get()) is not None:
-            for alert in self._alerts:
-                if event["event"] in alert.on:
-                    self._deliver(alert, event)
-
-    def _deliver(self, alert: AlertSettings, event: Event) -> None:
-        tries = alert.retries + 1
-        for number in range(1, tries + 1):
-            try:
-                self.deliver_once(alert, event)
-                return
-            except DeliveryError as exc:
-                reason = str(exc)
-            if number < tries:
-                self._sleep(min(RETRY_BASE_S * 2 ** (number - 1), RETRY_MAX_S))
+    def _give_up(self, alert: AlertSettings, event: Event, reason: str, tries: int) -> None:
         self.undelivered.append((alert.destination, event, reason))
         logger.warning(
             "alert %s of %s [%s] not delivered to %s after %d tries: %s",
@@ -159,7 +129,7 @@ class Alerter:
             DeliveryError: the destination refused it, failed or took too long.
         """
         if alert.webhook is not None:
-            _post(alert.webhook, event, alert.timeout)
+            post_json(alert.webhook, event, alert.timeout)
         elif alert.command is not None:
             _run_command(alert.command, event, alert.timeout, self._root)
         elif alert.python is not None:
@@ -184,37 +154,6 @@ class Alerter:
                 raise DeliveryError(f"{module_name} has no function {name}")
             self._hooks[spec] = function
         return self._hooks[spec]
-
-
-def _post(url: str, event: Event, timeout: float) -> None:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(event).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "partita"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}") from None
-    except urllib.error.URLError as exc:
-        raise DeliveryError(_reason(exc.reason, url)) from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError(_reason(exc, url)) from None
-
-
-def _reason(error: object, url: str) -> str:
-    """An error as one line without the URL (nor its path, where a token may be)."""
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    text = str(error).replace(url, webhook_origin(url))
-    path = url.removeprefix(webhook_origin(url))
-    if path.strip("/"):
-        text = text.replace(path, "/...")
-    return f"{type(error).__name__}: {text}" if not isinstance(error, str) else text
 
 
 def event_environment(event: Mapping[str, Any]) -> dict[str, str]:

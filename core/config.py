@@ -107,6 +107,54 @@ class AlertSettings(BaseModel):
             yield name, (webhook_origin(value) if name == "webhook" and value else value)
 
 
+class OpenLineageSettings(BaseModel):
+    """``[openlineage]``: where OpenLineage run events of each step are sent.
+
+    Attributes:
+        url: an ``http(s)://`` endpoint the events are POSTed to (e.g. Marquez's
+            ``http://localhost:5000/api/v1/lineage``).
+        file: a file the events are appended to, one JSON object a line (relative to
+            the project directory).
+        namespace: the OpenLineage namespace of the jobs and datasets (default: the
+            project directory's name).
+        retries: how many times a failed delivery is retried, with exponential backoff.
+        timeout: how long one delivery may take (``"10s"``, or seconds).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = None
+    file: str | None = None
+    namespace: str | None = None
+    retries: int = Field(default=3, ge=0)
+    timeout: float = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return AlertSettings._webhook(value)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float:
+        return AlertSettings._timeout(value)
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> OpenLineageSettings:
+        if (self.url is None) == (self.file is None):
+            raise ValueError("give exactly one of url or file")
+        return self
+
+    @property
+    def destination(self) -> str:
+        """The destination as it may be shown: a URL only as ``scheme://host``."""
+        return f"url {webhook_origin(self.url)}" if self.url else f"file {self.file}"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (webhook_origin(value) if name == "url" and value else value)
+
+
 class Settings(BaseModel):
     """A project's settings.
 
@@ -119,6 +167,7 @@ class Settings(BaseModel):
         pools: named concurrency pools (``[pools] api = 2``): at most that many steps of
             the assets declared with ``pool="api"`` run at once, across all runs.
         alerts: where failure and recovery events are sent (``[[alerts]]``).
+        openlineage: where OpenLineage events are sent (``[openlineage]``), if anywhere.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -130,6 +179,7 @@ class Settings(BaseModel):
     lease_seconds: float = Field(default=30.0, gt=0)
     pools: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     alerts: tuple[AlertSettings, ...] = ()
+    openlineage: OpenLineageSettings | None = None
 
     @field_validator("pools")
     @classmethod
@@ -199,7 +249,10 @@ def _describe(error: Mapping[str, Any]) -> str:
     where = where or "settings"
     if error.get("type") == "extra_forbidden":
         loc = error.get("loc", ())
-        known = AlertSettings.model_fields if loc[:1] == ("alerts",) else Settings.model_fields
+        known = {
+            "alerts": AlertSettings.model_fields,
+            "openlineage": OpenLineageSettings.model_fields,
+        }.get(str(loc[0]) if loc else "", Settings.model_fields)
         return f"unknown setting {where!r} (known: {', '.join(known)})"
     message = error.get("msg", "")
     if error.get("type") == "value_error":
@@ -223,7 +276,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
     except ValidationError as exc:
         error = exc.errors()[0]
         message = f"{source}: {_describe(error)}"
-        if error.get("loc", ())[:1] == ("alerts",):
+        if error.get("loc", ())[:1] in (("alerts",), ("openlineage",)):
             # The validation error holds the entry's values: a webhook URL is a secret.
             raise ConfigError(message) from None
         raise ConfigError(message) from exc

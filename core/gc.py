@@ -24,6 +24,7 @@ from partita.assets import AssetGraph
 from partita.errors import PartitaError, StorageError
 from partita.storage import Catalog, DataStore
 from partita.storage.maintenance import CatalogMaintenance, HeldLease, References
+from partita.storage.store import PINS
 
 if TYPE_CHECKING:
     from partita.storage.store import PendingUpload, StoredFile
@@ -153,6 +154,10 @@ class GarbageCollector:
         garbage: list[Garbage] = []
         for file in listed:
             asset = sorter.asset_of(file.path)
+            if asset is None and file.path.startswith(f"{PINS}/"):
+                # Links a query held; left behind only when its process was killed.
+                garbage.append(sorter.file(file, PINS))
+                continue
             if asset is None or file.path in self._protected:
                 unmanaged += 1
             elif file.path not in references.files:

@@ -37,6 +37,7 @@ from partita.storage.versions import new_version_id
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED = "skipped"
+RUNNING = "running"
 UPSTREAM_FAILED = "upstream failed"
 INTERRUPTED = "interrupted"
 STOPPING = "daemon stopping"
@@ -124,13 +125,18 @@ class Materializer:
         executor: str = "threads",
         on_step: Callable[[StepOutcome], None] | None = None,
         stop: threading.Event | None = None,
+        run_id: str | None = None,
+        on_start: Callable[[StepOutcome], None] | None = None,
     ) -> RunResult:
         """Execute ``plan`` and record everything in the catalog.
 
         Once ``stop`` is set, steps in flight finish and no new one starts: the rest are
         recorded as skipped (``daemon stopping``) and the run as ``interrupted``.
+        ``run_id`` names the run (default: a new id), so a caller can know it before the
+        run starts. ``on_start`` is called (from the step's worker) when a step starts
+        running, with an outcome whose status is ``running``.
         """
-        run_id = new_version_id()
+        run_id = run_id or new_version_id()
         steps = plan.steps
         step_ids = self.catalog.create_run(
             run_id,
@@ -142,7 +148,7 @@ class Materializer:
         targets = (
             {(t.asset, p) for t in plan.targets for p in t.partitions} if plan.force else set()
         )
-        run = _Run(self, plan, run_id, step_ids, targets)
+        run = _Run(self, plan, run_id, step_ids, targets, on_start)
         stop_heartbeat = self._start_heartbeat(run_id)
         status = FAILED
         try:
@@ -311,8 +317,10 @@ class _Run:
         run_id: str,
         step_ids: dict[tuple[str, str], int],
         forced: set[tuple[str, str]],
+        on_start: Callable[[StepOutcome], None] | None = None,
     ) -> None:
         self.m = materializer
+        self.on_start = on_start
         self.plan = plan
         self.run_id = run_id
         self.step_ids = step_ids
@@ -343,6 +351,8 @@ class _Run:
             if self.slots is not None and step.asset in self.limits:
                 held = self.slots.acquire(self.limits[step.asset])
             catalog.update_step(step_id, status="running", started_at=True)
+            if self.on_start is not None:
+                self.on_start(StepOutcome(step.asset, step.partition, RUNNING, run_id=self.run_id))
             outcome = self._attempts(step, step_id, token, held.notes() if held else [])
             return outcome
         finally:

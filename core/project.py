@@ -240,12 +240,15 @@ class Project:
         executor: str = "threads",
         on_step: Callable[[StepOutcome], None] | None = None,
         stop: threading.Event | None = None,
+        run_id: str | None = None,
     ) -> RunResult:
         """Execute a plan, within the concurrency limits of ``[pools]`` and the assets.
 
-        Failure and recovery alerts (``[[alerts]]``) are delivered while it runs, from
-        a background thread, and all of them (with their retries) before this returns.
+        Failure and recovery alerts (``[[alerts]]``) and OpenLineage events
+        (``[openlineage]``) are delivered while it runs, from background threads, and
+        all of them (with their retries) before this returns.
         Once ``stop`` is set, no new step starts (see :meth:`Materializer.run`).
+        ``run_id`` names the run (default: a new id).
         """
         materializer = Materializer(
             self.graph, self.catalog, self.store, sleep=self._sleep, pools=self.settings.pools
@@ -256,6 +259,19 @@ class Project:
 
             alerter = Alerter(self.settings.alerts, self.root, clock=self.now, sleep=self._sleep)
             on_step = alerter.wrap(on_step)
+        emitter = None
+        if self.settings.openlineage is not None:
+            from partita.core.openlineage import LineageEmitter
+
+            emitter = LineageEmitter(
+                self.settings.openlineage,
+                self.root,
+                self.graph,
+                planned,
+                clock=self.now,
+                sleep=self._sleep,
+            )
+            on_step = emitter.wrap(on_step)
         try:
             return materializer.run(
                 planned,
@@ -264,10 +280,14 @@ class Project:
                 executor=executor,
                 on_step=on_step,
                 stop=stop,
+                run_id=run_id,
+                on_start=emitter.observe if emitter is not None else None,
             )
         finally:
             if alerter is not None:
                 alerter.close()
+            if emitter is not None:
+                emitter.close()
 
     def materialize(
         self,
@@ -403,6 +423,31 @@ class Project:
             return set()
         path = catalog.relative_to(root).as_posix()
         return {path, *(f"{path}{suffix}" for suffix in ("-wal", "-shm", "-journal"))}
+
+    def query(self, sql: str) -> Any:
+        """Run SQL over the current committed tables (DuckDB); returns a ``pyarrow.Table``.
+
+        Each asset whose versions are tables is a view named by its key (quote keys with
+        ``/``: ``"sales/raw"``); see :mod:`partita.core.query`.
+
+        Raises:
+            QueryError: invalid SQL, an unknown table or column, or a failure running it.
+        """
+        from partita.core.query import run_query
+
+        return run_query(self.catalog, self.store, sql)
+
+    def lineage(self, asset: str, partition: str | None = None, depth: int | None = None) -> Any:
+        """The exact upstream versions the current version of a partition was built from,
+        recursively (``depth`` levels; ``None``: all); a :class:`~partita.core.lineage.Lineage`.
+
+        Raises:
+            PlanError: the partition has no committed version.
+        """
+        from partita.core.lineage import lineage
+
+        key = self.targets([asset], partition)[0].partitions[0]
+        return lineage(self.catalog, asset, key, depth=depth)
 
     def read(self, asset: str, partition: str | None = None) -> Any:
         """The committed data of a partition (a table, dict/list, str or bytes)."""

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ _CREDENTIALS = re.compile(r"(?<=://)[^/?#]*@")
 _VERSION_ID = re.compile(r"[0-9A-Za-z_-]+")
 _UNSAFE_CHARS = re.compile(r"[\\\x00-\x1f\x7f]")
 _CHUNK = 1 << 20  # bytes read at a time when hashing a file
+PINS = ".partita-pins"  # under the root: hard links that readers hold (see DataStore.pinned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +417,49 @@ class DataStore:
         """The full path or URL of a relative path, for readers such as DuckDB or pyarrow."""
         full = self._full(path)
         return full if self._local else self._fs.unstrip_protocol(full)
+
+    @contextlib.contextmanager
+    def pinned(self, files: Sequence[str]) -> Iterator[str | None]:
+        """Keep ``files`` readable while a reader uses them, though a writer deletes them.
+
+        On local disk: hard links under a private hidden folder of the root (no asset's
+        folder, so garbage collection leaves it alone), removed afterwards; yields that
+        folder, where each file has its relative path. Files already gone are left out
+        (the reader fails on them). Elsewhere, or where links cannot be made, yields
+        ``None``: nothing is pinned.
+        """
+        if not self._local:
+            yield None
+            return
+        import secrets
+        import shutil
+
+        folder = f"{self._root}/{PINS}/{secrets.token_hex(8)}"
+        try:
+            for path in files:
+                target = f"{folder}/{path}"
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.link(self._full(path), target)
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
+            yield None
+            return
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def rooted_filesystem(self) -> fsspec.AbstractFileSystem:
+        """An fsspec filesystem over the store's root, for readers that take one (DuckDB):
+        its paths are ``partita-store://<relative path>``, read with the store's options."""
+        from fsspec.implementations.dirfs import DirFileSystem
+
+        class RootedFileSystem(DirFileSystem):
+            protocol = "partita-store"
+
+        # Not the instance cache: each caller gets its own listing cache to invalidate.
+        return RootedFileSystem(path=self._root, fs=self._fs, skip_instance_cache=True)
 
     def _full(self, path: str) -> str:
         _check_relative(path)

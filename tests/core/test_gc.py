@@ -263,3 +263,20 @@ def test_a_crashed_writers_lease_does_not_keep_its_leftovers(
 
     assert fates(done, "removed") == {leftover}
     assert leftover not in site.files()
+
+
+def test_links_left_by_a_killed_query_go_once_old(make_site: Callable[[str, str], Site]) -> None:
+    site = make_site("local", "sqlite")
+    site.build()
+    day, _ = DAYS
+    version = site.current("clean_sales")[day]
+    left = f".partita-pins/0123456789abcdef/{version.files[0]}"
+    site.put(left, site.read(version.files[0]))
+
+    young = collector(site).collect(HOUR)
+    assert fates(young, "young") == {left}
+    done = collector(site, hours_later=2).collect(HOUR)
+
+    assert fates(done, "removed") == {left}
+    assert not (Path(site.root) / ".partita-pins").exists()
+    assert version.files[0] in site.files()  # the committed file itself stays
