@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from partita.core.config import AlertSettings
-from partita.core.delivery import Courier, DeliveryError, post_json
+from partita.core.delivery import Courier, DeliveryError, post_json, watching
 from partita.core.materializer import FAILED, SUCCEEDED, StepOutcome
 
 FAILURE = "failure"
@@ -85,13 +85,7 @@ class Alerter:
 
     def wrap(self, on_step: Callable[[StepOutcome], None] | None) -> Callable[[StepOutcome], None]:
         """An ``on_step`` hook that watches each outcome, then calls ``on_step``."""
-
-        def hook(outcome: StepOutcome) -> None:
-            self.observe(outcome)
-            if on_step is not None:
-                on_step(outcome)
-
-        return hook
+        return watching(self.observe, on_step)
 
     def observe(self, outcome: StepOutcome) -> None:
         """Queue the event ``outcome`` raises, if any destination wants it."""

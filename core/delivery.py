@@ -125,4 +125,17 @@ def _reason(error: object, url: str) -> str:
     return f"{type(error).__name__}: {text}" if not isinstance(error, str) else text
 
 
-__all__ = ["Courier", "DeliveryError", "post_json"]
+def watching(
+    observe: Callable[[Any], None], on_step: Callable[[Any], None] | None
+) -> Callable[[Any], None]:
+    """An ``on_step`` hook that hands each outcome to ``observe``, then to ``on_step``."""
+
+    def hook(outcome: Any) -> None:
+        observe(outcome)
+        if on_step is not None:
+            on_step(outcome)
+
+    return hook
+
+
+__all__ = ["Courier", "DeliveryError", "post_json", "watching"]

@@ -23,7 +23,7 @@ from typing import Any
 
 from partita.assets import AssetGraph
 from partita.core.config import OpenLineageSettings
-from partita.core.delivery import Courier, DeliveryError, post_json
+from partita.core.delivery import Courier, DeliveryError, post_json, watching
 from partita.core.materializer import FAILED, RUNNING, SUCCEEDED, StepOutcome
 from partita.core.planner import Plan
 from partita.core.status import StatusResolver
@@ -137,13 +137,7 @@ class LineageEmitter:
 
     def wrap(self, on_step: Callable[[StepOutcome], None] | None) -> Callable[[StepOutcome], None]:
         """An ``on_step`` hook that sends a step's end event, then calls ``on_step``."""
-
-        def hook(outcome: StepOutcome) -> None:
-            self.observe(outcome)
-            if on_step is not None:
-                on_step(outcome)
-
-        return hook
+        return watching(self.observe, on_step)
 
     def observe(self, outcome: StepOutcome) -> None:
         """Send the event of a step that started (``running``) or ended, if it has one."""
