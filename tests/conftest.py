@@ -61,7 +61,7 @@ def postgres_url() -> str:
 def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)  # also from a test module's top level
 
 
 def _require(module: str) -> Any:
