@@ -81,6 +81,7 @@ def asset_page(
         start=start or "",
         end=end or "",
         latest=heat["segments"][-1]["last"] if heat["segments"] else "",
+        metrics=views.recent_metrics(project, key),
     )
 
 

@@ -152,19 +152,19 @@ def partition_detail(project: Project, asset: str, partition: str) -> dict[str, 
 
 
 def _lineage(project: Project, asset: str, key: str, built: bool) -> Any:
-    lineage = getattr(project, "lineage", None)
-    if lineage is None or not built:
-        return None
-    return plain(lineage(asset, key or None))
+    return plain(project.lineage(asset, key or None)) if built else None
 
 
 def _metrics(project: Project, asset: str, key: str) -> list[Any]:
-    try:
-        from partita.core.metrics import partition_metrics
-    except ImportError:
-        return []
-    rows = [plain(row) for row in partition_metrics(project, asset, None)]
-    return [row for row in rows if not isinstance(row, dict) or row.get("partition") == key]
+    """The partition's own row of the asset's partition metrics (one bulk query)."""
+    return [plain(row) for row in recent_metrics(project, asset, None) if row.partition == key]
+
+
+def recent_metrics(project: Project, asset: str, limit: int | None = 30) -> list[Any]:
+    """Rows, bytes and build duration of the asset's newest partitions, newest first."""
+    from partita.core.metrics import partition_metrics
+
+    return partition_metrics(project, asset, limit)
 
 
 def run_detail(run: RunRecord) -> dict[str, Any]:

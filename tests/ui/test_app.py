@@ -431,3 +431,12 @@ def test_partita_ui_refuses_a_taken_port(tmp_path: Path, run_cli: Callable[..., 
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_asset_page_shows_rows_bytes_and_durations_of_its_newest_partitions(
+    client: TestClient,
+) -> None:
+    page = client.get("/assets/raw_sales").text
+
+    table = page.split('data-testid="partition-metrics"', 1)[1].split("</table>", 1)[0]
+    assert "2026-04-0" in table and " s</td>" in table
