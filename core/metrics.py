@@ -10,7 +10,7 @@ resolver, as ``partita status`` shows them. :func:`partition_metrics` and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from partita.storage.reporting import CatalogReports, PartitionStats, RunStats
@@ -24,16 +24,20 @@ RECENT_STEPS = 1000  # the steps per asset the duration quantiles are taken over
 
 
 def partition_metrics(
-    project: Project, asset: str, limit: int | None = 100
+    project: Project,
+    asset: str,
+    limit: int | None = 100,
+    partitions: Collection[str] | None = None,
 ) -> list[PartitionStats]:
     """Rows, bytes, build duration and build time of the current version of ``asset``'s
-    newest ``limit`` partitions (by key, newest first; ``None``: all).
+    newest ``limit`` partitions (by key, newest first; ``None``: all), or of just
+    ``partitions``.
 
     Raises:
         DefinitionError: ``asset`` is not defined.
     """
     project.graph.get(asset)
-    return CatalogReports(project.catalog).partition_stats(asset, limit)
+    return CatalogReports(project.catalog).partition_stats(asset, limit, partitions)
 
 
 def run_metrics(project: Project, limit: int = 20) -> list[RunStats]:

@@ -190,9 +190,12 @@ class CatalogReports:
             for row in rows
         ]
 
-    def partition_stats(self, asset: str, limit: int | None) -> list[PartitionStats]:
+    def partition_stats(
+        self, asset: str, limit: int | None, partitions: Collection[str] | None = None
+    ) -> list[PartitionStats]:
         """The current versions of ``asset``'s newest ``limit`` partitions (by key, newest
-        first; ``None``: all), with the duration of the step that built each."""
+        first; ``None``: all) — or of just ``partitions`` — with the duration of the step
+        that built each."""
         query = (
             select(
                 P.partition,
@@ -210,6 +213,8 @@ class CatalogReports:
             .order_by(P.partition.desc())
             .limit(limit)
         )
+        if partitions is not None:
+            query = query.where(P.partition.in_(list(partitions)))
         with self._catalog.transaction("reading partition metrics", read_only=True) as conn:
             rows = conn.execute(query).all()
         return [

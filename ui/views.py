@@ -156,11 +156,13 @@ def _lineage(project: Project, asset: str, key: str, built: bool) -> Any:
 
 
 def _metrics(project: Project, asset: str, key: str) -> list[Any]:
-    """The partition's own row of the asset's partition metrics (one bulk query)."""
-    return [plain(row) for row in recent_metrics(project, asset, None) if row.partition == key]
+    """The partition's rows, bytes and build duration."""
+    from partita.core.metrics import partition_metrics
+
+    return [plain(row) for row in partition_metrics(project, asset, None, [key])]
 
 
-def recent_metrics(project: Project, asset: str, limit: int | None = 30) -> list[Any]:
+def recent_metrics(project: Project, asset: str, limit: int = 30) -> list[Any]:
     """Rows, bytes and build duration of the asset's newest partitions, newest first."""
     from partita.core.metrics import partition_metrics
 

@@ -137,6 +137,8 @@ def test_partition_metrics(project: pt.Project) -> None:
         assert metric.bytes == steps[metric.partition].bytes
         assert not math.isnan(metric.built_at)
     assert len(partition_metrics(project, "raw", limit=None)) == 3
+    (one,) = partition_metrics(project, "raw", None, ["2026-04-01"])
+    assert (one.partition, one.rows) == ("2026-04-01", 1)
     with pytest.raises(DefinitionError):
         partition_metrics(project, "nope", limit=1)
 
