@@ -11,9 +11,15 @@ script writes the same Parquet/Markdown files to a hive layout
 (``<asset>/date=YYYY-MM-DD/part-0.parquet``) and reads every upstream partition back
 from disk, exactly as the framework does. Both call the same functions (bench/_sales.py).
 
-Targets (docs/performance.md): one worker within 1.5x of the script; two workers faster.
+With ``--dagster`` the same pipeline also runs in Dagster (bench/dagster_pipeline.py, one
+``materialize`` per day, in its own environment bench/.dagster-venv made by
+bench/setup-dagster) as a subprocess, and its row joins the table.
+
+Targets (docs/performance.md): one worker within 1.5x of the script; two workers faster;
+one worker at least 10x faster than Dagster.
 
     .venv/bin/python bench/backfill.py [--days 365] [--workers 1,2] [--repeat 1]
+                                       [--dagster [--dagster-days N]]
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
+import json
 import os
 import pstats
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +50,7 @@ import partita  # noqa: E402
 
 START = dt.date(2025, 1, 1)
 ASSETS = ("raw_sales", "clean_sales", "region_totals", "sales_report")
+DAGSTER_PYTHON = BENCH_DIR / ".dagster-venv" / "bin" / "python"
 
 ASSETS_PY = '''\
 """The benchmark's sales pipeline: four daily assets."""
@@ -169,6 +178,34 @@ def run_script(root: Path, days: int, rows: int, *, durable: bool = False) -> fl
     return time.perf_counter() - began
 
 
+# -- Dagster, in its own environment -----------------------------------------------------
+
+
+def dagster_missing() -> str | None:
+    """Why Dagster cannot run, with how to fix it; None when its environment is there."""
+    if DAGSTER_PYTHON.exists():
+        return None
+    return (
+        f"--dagster needs Dagster in its own environment, {DAGSTER_PYTHON.parent.parent}, "
+        "which does not exist.\nCreate it (never in partita's .venv) with:\n"
+        "    sh bench/setup-dagster"
+    )
+
+
+def run_dagster(days: int, rows: int) -> dict[str, float | int | str]:
+    """Run bench/dagster_pipeline.py over ``days`` days; return its JSON result."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [str(DAGSTER_PYTHON), str(BENCH_DIR / "dagster_pipeline.py")]
+    command += ["--days", str(days), "--rows", str(rows)]
+    with tempfile.TemporaryFile(mode="w+") as log:  # Dagster's event log goes to stderr
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        if done.returncode != 0:
+            log.seek(0)
+            tail = "".join(log.readlines()[-20:])
+            raise SystemExit(f"the Dagster run failed ({done.returncode}):\n{tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # -- driver -----------------------------------------------------------------------------
 
 
@@ -194,7 +231,23 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best counts")
     parser.add_argument("--profile", metavar="FILE", help="cProfile one inline backfill")
+    parser.add_argument(
+        "--dagster",
+        action="store_true",
+        help="also run the pipeline in Dagster (bench/.dagster-venv, see bench/setup-dagster)",
+    )
+    parser.add_argument(
+        "--dagster-days",
+        type=int,
+        metavar="N",
+        help="days for Dagster (default: --days); fewer are extrapolated to --days",
+    )
     args = parser.parse_args()
+    dagster_days = args.dagster_days or args.days
+    if args.dagster and not 0 < dagster_days <= args.days:
+        parser.error(f"--dagster-days must be between 1 and --days ({args.days})")
+    if args.dagster and (missing := dagster_missing()):
+        parser.exit(2, f"{missing}\n")
     workers = [int(w) for w in args.workers.split(",")]
     steps = args.days * len(ASSETS)
 
@@ -231,6 +284,16 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
+    dagster_label = ""
+    if args.dagster:
+        print(f"  dagster: {dagster_days} days, one materialize per day ...", flush=True)
+        found = run_dagster(dagster_days, args.rows)
+        print(f"  dagster {found['dagster']}: {json.dumps(found)}", flush=True)
+        dagster_label = f"dagster {found['dagster']}"
+        if dagster_days < args.days:
+            dagster_label += f" (x{args.days}/{dagster_days} d)"
+        best[dagster_label] = float(found["seconds"]) * args.days / dagster_days
+
     print()
     results = list(best.items())
     script, durable = best["pyarrow script"], best["pyarrow script, fsync+rename"]
@@ -254,6 +317,20 @@ def main() -> None:
     if two is not None:
         verdict = "met" if two < script else "MISSED"
         print(f"target 2 workers < script:      {two / script:.2f}x ({verdict})")
+    if dagster_label:
+        if dagster_days < args.days:
+            print(
+                f"{dagster_label}: measured over {dagster_days} days, "
+                f"extrapolated linearly to {args.days}"
+            )
+        dagster = best[dagster_label]
+        print(f"dagster per partition (4 assets): {dagster / args.days:.3f}s")
+        for n in workers:
+            label = f"partita, {n} worker{'s' if n > 1 else ''}"
+            print(f"dagster / {label}: {dagster / best[label]:.1f}x")
+        if one is not None:
+            verdict = "met" if dagster >= 10 * one else "MISSED"
+            print(f"target 1 worker >= 10x faster than dagster: {dagster / one:.1f}x ({verdict})")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Values and bytes: how an asset's output is encoded on disk and decoded again.
 
 Tables (pyarrow or pandas) become Parquet, dicts and lists JSON, ``str`` UTF-8 text
-and ``bytes`` stay as they are. Encoding is deterministic: the same value always
-gives the same bytes, so a content hash of the bytes is a data version.
+and ``bytes`` stay as they are. A stream of record batches (a ``pyarrow.RecordBatchReader``
+or an iterator of batches or tables, such as a generator) becomes Parquet too, written
+batch by batch so that it never has to fit in memory. Encoding is deterministic: the same
+value always gives the same bytes, so a content hash of the bytes is a data version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import json
@@ -15,6 +18,7 @@ import sys
 import types
 import typing
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
@@ -26,7 +30,10 @@ from partita.errors import SchemaError, StorageError
 KINDS = ("parquet", "json", "text", "bytes")
 _DEFAULT_EXT = {"parquet": "parquet", "json": "json", "text": "txt", "bytes": "bin"}
 _EXT_PATTERN = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
-_ACCEPTED = "a pyarrow.Table, a pandas.DataFrame, a dict or list (JSON), a str or bytes"
+_ACCEPTED = (
+    "a pyarrow.Table, a pandas.DataFrame, a pyarrow.RecordBatchReader or an iterator of "
+    "record batches, a dict or list (JSON), a str or bytes"
+)
 
 _SCALAR_TYPES: dict[type, pa.DataType] = {
     bool: pa.bool_(),
@@ -70,7 +77,7 @@ def kind_of(value: object) -> str:
     Raises:
         StorageError: The value's type cannot be stored.
     """
-    if isinstance(value, pa.Table) or _is_dataframe(value):
+    if isinstance(value, pa.Table) or _is_dataframe(value) or is_stream(value):
         return "parquet"
     if isinstance(value, dict | list):
         return "json"
@@ -79,6 +86,15 @@ def kind_of(value: object) -> str:
     if isinstance(value, bytes):
         return "bytes"
     raise StorageError(f"cannot store a value of type {_type_name(value)}: expected {_ACCEPTED}")
+
+
+def is_stream(value: object) -> bool:
+    """Whether a value is a stream of record batches, written without being materialized.
+
+    A ``pyarrow.RecordBatchReader``, or any iterator (a generator, ``iter(...)``), whose
+    items must then be ``pyarrow.RecordBatch``, ``pyarrow.Table`` or ``pandas.DataFrame``.
+    """
+    return isinstance(value, pa.RecordBatchReader | Iterator)
 
 
 def file_extension(kind: str, ext: str | None) -> str:
@@ -170,7 +186,9 @@ def write_value(
     """Encode a value and write its bytes to ``fileobj``.
 
     Tables are written as Parquet (pandas via ``Table.from_pandas(preserve_index=False)``,
-    checked against ``schema`` when given); dicts and lists as sorted-key JSON;
+    checked against ``schema`` when given); streams (see :func:`is_stream`) as Parquet
+    too, one chunk at a time, each chunk checked against ``schema`` or, without one,
+    against the first chunk's schema; dicts and lists as sorted-key JSON;
     ``str`` as UTF-8; ``bytes`` as they are. Identical values give identical bytes.
 
     Args:
@@ -187,6 +205,9 @@ def write_value(
     """
     kind = kind_of(value)
     extension = file_extension(kind, ext)
+    if kind == "parquet" and is_stream(value):
+        rows = _write_stream(typing.cast(Any, value), fileobj, schema, asset)
+        return Encoded(kind, extension, rows)
     if kind == "parquet":
         table = _to_table(value, asset)
         if schema is not None:
@@ -253,6 +274,77 @@ def concat_values(values: list[object]) -> object:
         raise StorageError(f"cannot combine tables: {exc}") from exc
 
 
+def _write_stream(
+    stream: pa.RecordBatchReader | Iterator[object],
+    fileobj: Writable,
+    schema: pa.Schema | None,
+    asset: str,
+) -> int:
+    """Write a stream's chunks as one Parquet file, one row group (or more) per chunk.
+
+    Returns:
+        The rows written.
+    """
+    known = schema
+    if known is None and isinstance(stream, pa.RecordBatchReader):
+        known = stream.schema
+    sink = _Sink(fileobj)
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    try:
+        for number, chunk in enumerate(stream, start=1):
+            table = _chunk_table(chunk, number, asset)
+            if known is None:
+                known = table.schema
+            table = _conform_chunk(table, known, number, asset)
+            if writer is None:
+                writer = pq.ParquetWriter(sink, known)
+            writer.write_table(table)
+            rows += table.num_rows
+        if writer is None:
+            if known is None:
+                raise StorageError(
+                    f"asset {asset}: the stream yielded no batches and its schema is unknown; "
+                    "declare the asset's schema, or return a pyarrow.RecordBatchReader, "
+                    "which carries one"
+                )
+            writer = pq.ParquetWriter(sink, known)
+        writer.close()
+    except BaseException:
+        # Closing would write a footer into a file that is being abandoned.
+        sink.detach()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        raise
+    finally:
+        close = getattr(stream, "close", None)  # a generator runs its cleanup now
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+    return rows
+
+
+def _chunk_table(chunk: object, number: int, asset: str) -> pa.Table:
+    if isinstance(chunk, pa.RecordBatch):
+        return pa.Table.from_batches([chunk])
+    if isinstance(chunk, pa.Table) or _is_dataframe(chunk):
+        return _to_table(chunk, asset)
+    raise StorageError(
+        f"asset {asset}: item {number} of the stream is a {_type_name(chunk)}; a stream "
+        "yields pyarrow.RecordBatch, pyarrow.Table or pandas.DataFrame chunks"
+    )
+
+
+def _conform_chunk(table: pa.Table, schema: pa.Schema, number: int, asset: str) -> pa.Table:
+    if table.schema.equals(schema, check_metadata=False):
+        return table
+    try:
+        return conform(table, schema, asset)
+    except SchemaError as exc:
+        raise SchemaError(f"{exc} (in batch {number} of the stream)") from exc
+
+
 class _Sink:
     """A write-only view of a file for pyarrow, which then never closes the file itself."""
 
@@ -260,10 +352,16 @@ class _Sink:
     closed = False
 
     def __init__(self, fileobj: Writable) -> None:
-        self._fileobj = fileobj
+        self._fileobj: Writable | None = fileobj
 
     def write(self, data: bytes) -> Any:
+        if self._fileobj is None:
+            return len(data)
         return self._fileobj.write(data)
+
+    def detach(self) -> None:
+        """Drop whatever is written from now on: the file is being abandoned."""
+        self._fileobj = None
 
     def flush(self) -> None:
         """Flushing is the owner's business."""
@@ -388,6 +486,7 @@ __all__ = [
     "concat_values",
     "conform",
     "file_extension",
+    "is_stream",
     "kind_of",
     "read_value",
     "write_value",

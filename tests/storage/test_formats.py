@@ -6,9 +6,11 @@ import datetime
 import decimal
 import io
 import json
+from collections.abc import Iterator
 from typing import Annotated, Optional
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -248,3 +250,84 @@ def test_text_round_trip(value: str) -> None:
     encoded, data = encode(value)
     assert encoded == Encoded("text", "txt", None)
     assert read_value(data, encoded.kind) == value
+
+
+def batches(*chunks: list[int]) -> list[pa.RecordBatch]:
+    return [pa.record_batch({"id": ids, "amount": [i * 1.5 for i in ids]}) for ids in chunks]
+
+
+def test_kind_of_streams() -> None:
+    reader = pa.RecordBatchReader.from_batches(batches([1])[0].schema, batches([1]))
+    generator = (batch for batch in batches([1]))
+    assert kind_of(reader) == kind_of(generator) == kind_of(iter([])) == "parquet"
+    assert next(generator).num_rows == 1  # kind_of consumed nothing
+
+
+@pytest.mark.parametrize("wrap", ["reader", "generator", "tables"])
+def test_stream_is_written_batch_by_batch(wrap: str) -> None:
+    chunks = batches([1, 2], [3], [4, 5, 6])
+    expected = pa.Table.from_batches(chunks)
+    if wrap == "reader":
+        value: object = pa.RecordBatchReader.from_batches(expected.schema, chunks)
+    elif wrap == "generator":
+        value = (batch for batch in chunks)
+    else:
+        value = iter(pa.Table.from_batches([batch]) for batch in chunks)
+    encoded, data = encode(value)
+    assert encoded == Encoded("parquet", "parquet", 6)
+    assert read_value(data, "parquet").equals(expected)
+    assert pq.ParquetFile(pa.BufferReader(data)).metadata.num_row_groups == 3
+
+
+def test_stream_bytes_are_deterministic() -> None:
+    first = encode(iter(batches([1, 2], [3])))[1]
+    assert encode(iter(batches([1, 2], [3])))[1] == first
+    assert encode(iter(batches([1, 2], [4])))[1] != first
+
+
+def test_stream_is_conformed_to_the_declared_schema() -> None:
+    chunks = [pa.record_batch({"amount": [0.5], "id": pa.array([i], pa.int32())}) for i in (1, 2)]
+    encoded, data = encode(iter(chunks), schema=SALES)
+    table = read_value(data, "parquet")
+    assert encoded.rows == 2
+    assert table.schema == SALES
+    assert table.column("id").to_pylist() == [1, 2]
+
+
+def test_stream_schema_mismatch_names_the_batch() -> None:
+    bad = pa.record_batch({"id": [3], "amount": ["1.5"]})
+    with pytest.raises(SchemaError, match=r"column 'amount' is string.*\(in batch 3 of"):
+        encode(iter([*batches([1], [2]), bad]), schema=SALES)
+    with pytest.raises(SchemaError, match=r"column 'amount' is string.*\(in batch 3 of"):
+        encode(iter([*batches([1], [2]), bad]))  # the first batch's schema is the schema
+    nulls = pa.record_batch({"id": pa.array([None], pa.int64()), "amount": [1.0]})
+    with pytest.raises(SchemaError, match=r"'id' has 1 null value\(s\).*in batch 2"):
+        encode(iter([*batches([1]), nulls]), schema=SALES)
+
+
+def test_stream_closes_the_generator_on_failure() -> None:
+    closed = []
+
+    def chunks() -> Iterator[object]:
+        try:
+            yield from batches([1])
+            yield "not a batch"
+            yield from batches([2])
+        finally:
+            closed.append(True)
+
+    with pytest.raises(StorageError, match="item 2 of the stream is a str"):
+        encode(chunks())
+    assert closed == [True]
+
+
+def test_empty_stream_needs_a_known_schema() -> None:
+    reader = pa.RecordBatchReader.from_batches(SALES, [])
+    for value, schema in ((reader, None), (iter([]), SALES)):
+        encoded, data = encode(value, schema=schema)
+        assert encoded.rows == 0
+        table = read_value(data, "parquet")
+        assert table.num_rows == 0
+        assert table.schema == SALES
+    with pytest.raises(StorageError, match="yielded no batches and its schema is unknown"):
+        encode(iter([]))

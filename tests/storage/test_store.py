@@ -238,6 +238,38 @@ class TestDataStore:
             store.write("clean_sales", DAY, new_version_id(), bad, schema=schema)
         assert files.under(store, "clean_sales") == [previous.files[0].removeprefix("clean_sales/")]
 
+    def test_stream_round_trip_rows_and_hash(self, make_store: MakeStore, files: Files) -> None:
+        store = make_store()
+        chunks = [sales(*range(i * 100, i * 100 + 100)).to_batches()[0] for i in range(5)]
+        reader = pa.RecordBatchReader.from_batches(chunks[0].schema, chunks)
+        for value in (reader, (batch for batch in chunks)):
+            written = store.write("clean_sales", DAY, new_version_id(), value)
+            assert (written.kind, written.rows) == ("parquet", 500)
+            assert store.read(written.files, written.kind).equals(pa.Table.from_batches(chunks))
+            data = files.read(store, written.files[0])
+            assert written.bytes == len(data) == store.size(written.files[0])
+            assert written.data_version == hashlib.blake2b(data, digest_size=16).hexdigest()
+
+    @pytest.mark.parametrize("failure", ["schema", "generator"])
+    def test_stream_failing_in_third_batch_leaves_no_file(
+        self, make_store: MakeStore, files: Files, failure: str
+    ) -> None:
+        store = make_store()
+        previous = store.write("clean_sales", DAY, new_version_id(), sales(1))
+        schema = pa.schema([("id", pa.int64()), ("amount", pa.float64())])
+
+        def chunks() -> Iterator[pa.RecordBatch]:
+            yield from sales(*range(1000)).to_batches()
+            yield from sales(*range(1000)).to_batches()
+            if failure == "generator":
+                raise RuntimeError("upstream went away")
+            yield pa.record_batch({"id": [1], "amount": ["1.5"]})
+
+        expected = SchemaError if failure == "schema" else RuntimeError
+        with pytest.raises(expected, match=r"in batch 3 of the stream|upstream went away"):
+            store.write("clean_sales", DAY, new_version_id(), chunks(), schema=schema)
+        assert files.under(store, "clean_sales") == [previous.files[0].removeprefix("clean_sales/")]
+
     @pytest.mark.parametrize(
         ("error", "expected"),
         [(OSError("disk full"), StorageError), (RuntimeError("bug"), RuntimeError)],
