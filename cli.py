@@ -65,6 +65,25 @@ PartitionOpt = Annotated[
     str | None, typer.Option("--partition", "-p", help=f"A partition key: {KEY_FORMS}.")
 ]
 Workers = Annotated[int, typer.Option("--workers", "-w", help="Steps run in parallel.", min=1)]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        "-e",
+        help="Where steps run: inline, threads, processes or dask.",
+        envvar="PARTITA_EXECUTOR",
+    ),
+]
+DaskAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address",
+        help="A Dask scheduler (tcp://host:8786) for --executor dask; default: a local "
+        "cluster of --workers processes.",
+        envvar="PARTITA_DASK_ADDRESS",
+        show_default=False,
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="Rebuild the named assets even if fresh.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; build nothing.")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -126,7 +145,20 @@ def _print_plan(planned: Plan, as_json: bool) -> None:
         _console().print(f"{len(planned.fresh)} asked-for partitions are already fresh")
 
 
-def _run_plan(planned: Plan, command: str, workers: int, as_json: bool) -> None:
+def _check_executor(executor: str, workers: int) -> None:
+    from partita.core.executors import check_executor
+
+    check_executor(executor, workers, _project().source)
+
+
+def _run_plan(
+    planned: Plan,
+    command: str,
+    workers: int,
+    as_json: bool,
+    executor: str = "threads",
+    dask_address: str | None = None,
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     if planned.empty:
@@ -143,6 +175,8 @@ def _run_plan(planned: Plan, command: str, workers: int, as_json: bool) -> None:
             planned,
             command=command,
             workers=workers,
+            executor=executor,
+            dask_address=dask_address,
             on_step=lambda _outcome: progress.advance(task),
         )
     _report_run(result, as_json)
@@ -192,14 +226,17 @@ def materialize(
     force: Force = False,
     dry_run: DryRun = False,
     workers: Workers = 1,
+    executor: ExecutorOpt = "threads",
+    dask_address: DaskAddress = None,
     json_: Json = False,
 ) -> None:
     """Build what is missing or stale for ASSETs at one partition, upstream first."""
+    _check_executor(executor, workers)
     planned = _project().plan(assets, partition, force=force)
     if dry_run:
         _print_plan(planned, json_)
         return
-    _run_plan(planned, "materialize", workers, json_)
+    _run_plan(planned, "materialize", workers, json_, executor, dask_address)
 
 
 @app.command()
@@ -208,16 +245,19 @@ def backfill(
     from_: Annotated[str, typer.Option("--from", help=f"From this time on, {BOUND_FORMS}.")],
     to: Annotated[str, typer.Option("--to", help=f"Up to this time (inclusive), {BOUND_FORMS}.")],
     workers: Workers = 1,
+    executor: ExecutorOpt = "threads",
+    dask_address: DaskAddress = None,
     force: Force = False,
     dry_run: DryRun = False,
     json_: Json = False,
 ) -> None:
     """Build every missing or stale partition of ASSETs from --from to --to (resumable)."""
+    _check_executor(executor, workers)
     planned = _project().plan(assets, start=from_, end=to, force=force)
     if dry_run:
         _print_plan(planned, json_)
         return
-    _run_plan(planned, "backfill", workers, json_)
+    _run_plan(planned, "backfill", workers, json_, executor, dask_address)
 
 
 @app.command()

@@ -25,10 +25,12 @@ _handler = _AttemptHandler(level=logging.DEBUG)
 
 
 def _install() -> None:
+    assets = logging.getLogger(ASSET_LOGGER)
+    if _handler in assets.handlers and _handler in logging.getLogger().handlers:
+        return  # already installed (setLevel below would clear every logger's cache)
     root = logging.getLogger()
     if _handler not in root.handlers:
         root.addHandler(_handler)
-    assets = logging.getLogger(ASSET_LOGGER)
     assets.setLevel(logging.DEBUG)
     assets.propagate = False  # kept with the attempt, not printed over the progress bar
     if _handler not in assets.handlers:

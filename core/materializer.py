@@ -10,28 +10,35 @@ still fails skips its downstream ("upstream failed") while independent steps go 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from partita.assets import Asset, AssetGraph, Context
-from partita.core.executors import make_executor
-from partita.core.logcapture import asset_logger, capture
+from partita.assets import Asset, AssetGraph
+from partita.core.executors import (
+    Backend,
+    WorkerLost,
+    check_executor,
+    make_backend,
+    make_drivers,
+)
 from partita.core.planner import Plan, Step, step_dependencies
 from partita.core.pools import HeldSlots, Limit, ReadySteps, SlotKeeper, limits_of
 from partita.core.status import FRESH, StatusResolver, input_fingerprint
+from partita.core.tasks import Input, Source, Task, TaskResult, Workspace
 from partita.errors import (
+    CatalogError,
     LeaseLostError,
     MaterializationError,
     PartitaError,
-    SchemaError,
     StorageError,
 )
-from partita.storage import Catalog, DataStore, LogLine, NewVersion
+from partita.storage import AttemptEnd, Catalog, DataStore, LogLine, NewVersion
 from partita.storage.versions import new_version_id
 
 SUCCEEDED = "succeeded"
@@ -43,6 +50,10 @@ INTERRUPTED = "interrupted"
 STOPPING = "daemon stopping"
 LEASE_POLL_S = 0.05
 LEASE_POLL_MAX_S = 1.0
+BATCH_MAX = 16  # steps sent to a worker at once, at most
+WORKER_LOST_RETRIES = 3  # times a batch whose worker died is sent again
+
+logger = logging.getLogger("partita")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,8 @@ class Materializer:
         sleep: how to wait (injectable so tests never sleep).
         jitter: a source of random numbers in ``[0, 1)`` for retry backoff.
         pools: the size of each named pool (``[pools]`` in partita.toml).
+        source: where worker processes load the project from (the ``processes`` and
+            ``dask`` executors need it).
     """
 
     def __init__(
@@ -107,14 +120,16 @@ class Materializer:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         pools: Mapping[str, int] | None = None,
+        source: Source | None = None,
     ) -> None:
         self.graph = graph
         self.catalog = catalog
         self.store = store
+        self.source = source
         self._sleep = sleep
         self._jitter = jitter
         self._pools = dict(pools or {})
-        self._schemas: dict[str, Any] = {}
+        self._workspace = Workspace(graph, store)
 
     def run(
         self,
@@ -127,6 +142,7 @@ class Materializer:
         stop: threading.Event | None = None,
         run_id: str | None = None,
         on_start: Callable[[StepOutcome], None] | None = None,
+        dask_address: str | None = None,
     ) -> RunResult:
         """Execute ``plan`` and record everything in the catalog.
 
@@ -134,8 +150,11 @@ class Materializer:
         recorded as skipped (``daemon stopping``) and the run as ``interrupted``.
         ``run_id`` names the run (default: a new id), so a caller can know it before the
         run starts. ``on_start`` is called (from the step's worker) when a step starts
-        running, with an outcome whose status is ``running``.
+        running, with an outcome whose status is ``running``. ``executor`` is one of
+        ``inline``, ``threads``, ``processes`` and ``dask`` (at ``dask_address``, or on a
+        local cluster of ``workers`` processes).
         """
+        check_executor(executor, workers, self.source)
         run_id = run_id or new_version_id()
         steps = plan.steps
         step_ids = self.catalog.create_run(
@@ -152,6 +171,10 @@ class Materializer:
         stop_heartbeat = self._start_heartbeat(run_id)
         status = FAILED
         try:
+            if steps:
+                run.backend = make_backend(
+                    executor, workers, self._workspace, self.source, dask_address
+                )
             outcomes = self._schedule(run, workers, executor, on_step, stop)
             failed = any(o.status == FAILED or o.detail == UPSTREAM_FAILED for o in outcomes)
             status = FAILED if failed else SUCCEEDED
@@ -162,6 +185,8 @@ class Materializer:
             status = INTERRUPTED
             raise
         finally:
+            if run.backend is not None:
+                run.backend.close()
             stop_heartbeat()
             self.catalog.release_all(run_id)
             self.catalog.finish_run(run_id, status)
@@ -203,38 +228,42 @@ class Materializer:
         outcomes: dict[int, StepOutcome] = {}
         ready = ReadySteps([step.asset for step in steps], run.limits)
         ready.extend(i for i, n in enumerate(blocking) if n == 0)
-        running: dict[Future[StepOutcome], int] = {}
-        pool = make_executor(executor_kind, workers)
+        running: dict[Future[list[StepOutcome]], list[int]] = {}
+        pool = make_drivers(executor_kind, workers)
         try:
             while ready or running:
-                # Steps start in the order they became ready. Only as many are handed to
-                # the pool as it has workers: wait() below costs O(futures) per step, and
-                # with hundreds queued it held the GIL the running steps need. A step whose
-                # pool this run's steps in flight already fill waits for one of them.
+                # Steps start in the order they became ready, in batches of up to
+                # BATCH_MAX while more are ready than there are workers. Only as many
+                # batches are handed to the pool as it has workers: wait() below costs
+                # O(futures), and with hundreds queued it held the GIL the running steps
+                # need. A step whose pool this run's steps in flight already fill waits
+                # for one of them.
                 stopping = stop is not None and stop.is_set()
                 while len(running) < workers and not stopping:
                     if (index := ready.take()) is None:
                         break
-                    running[pool.submit(run.execute, steps[index])] = index
+                    batch = [index]
+                    # A run that may be stopped sends steps one by one, so that a stop
+                    # lets only the steps already running finish.
+                    if stop is None and steps[index].asset not in run.limits:
+                        size = min(BATCH_MAX, -(-ready.waiting() // workers))
+                        while len(batch) < size and (more := ready.take_unlimited()) is not None:
+                            batch.append(more)
+                    running[pool.submit(run.execute, [steps[i] for i in batch])] = batch
                 if stopping and not running:
                     break  # what was in flight has finished
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
-                    index = running.pop(future)
-                    ready.finished(index)
-                    outcome = future.result()
-                    outcomes[index] = outcome
-                    if on_step:
-                        on_step(outcome)
-                    if outcome.status == FAILED or outcome.detail == UPSTREAM_FAILED:
-                        for skipped in self._skip_downstream(run, index, dependents, outcomes):
-                            if on_step:
-                                on_step(skipped)
-                        continue
-                    for down in dependents[index]:
-                        blocking[down] -= 1
-                        if blocking[down] == 0 and down not in outcomes:
-                            ready.append(down)
+                    batch = running.pop(future)
+                    for index, outcome in zip(batch, future.result(), strict=True):
+                        ready.finished(index)
+                        self._finished(run, index, outcome, outcomes, on_step, dependents)
+                        if outcome.status == FAILED or outcome.detail == UPSTREAM_FAILED:
+                            continue
+                        for down in dependents[index]:
+                            blocking[down] -= 1
+                            if blocking[down] == 0 and down not in outcomes:
+                                ready.append(down)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         for index, step in enumerate(steps):
@@ -247,6 +276,23 @@ class Materializer:
                 if on_step:
                     on_step(outcomes[index])
         return [outcomes[i] for i in sorted(outcomes)]
+
+    def _finished(
+        self,
+        run: _Run,
+        index: int,
+        outcome: StepOutcome,
+        outcomes: dict[int, StepOutcome],
+        on_step: Callable[[StepOutcome], None] | None,
+        dependents: list[list[int]],
+    ) -> None:
+        outcomes[index] = outcome
+        if on_step:
+            on_step(outcome)
+        if outcome.status == FAILED or outcome.detail == UPSTREAM_FAILED:
+            for skipped in self._skip_downstream(run, index, dependents, outcomes):
+                if on_step:
+                    on_step(skipped)
 
     def _skip_downstream(
         self,
@@ -273,19 +319,33 @@ class Materializer:
             todo.extend(dependents[down])
         return skipped
 
-    def schema_of(self, item: Asset) -> Any:
-        """The declared output schema as a pyarrow schema (cached per asset)."""
-        if item.output_schema is None:
-            return None
-        if item.key not in self._schemas:
-            from partita.storage.formats import arrow_schema
+    def backoff(self, retries: Sequence[tuple[Asset, int]]) -> None:
+        """Wait before the next attempts of a batch: retry number ``n`` of each asset,
+        the longest of their backoffs."""
+        self._sleep(max(item.retry.backoff(n, self._jitter()) for item, n in retries))
 
-            self._schemas[item.key] = arrow_schema(item.output_schema)
-        return self._schemas[item.key]
+    def leftovers(
+        self, item: Asset, partition: str, keep: Iterable[str]
+    ) -> tuple[list[str], str | None]:
+        """The files of a partition's folder other than ``keep`` (listed under its lease:
+        superseded versions and what crashed attempts left), and a warning if they cannot
+        be listed (the next run of the partition removes them)."""
+        segments = item.partitions.segments(partition) if item.partitions else ""
+        try:
+            return self.store.leftovers(item.key, segments, set(keep)), None
+        except StorageError as exc:
+            return [], f"could not remove superseded files: {exc}"
 
-    def backoff(self, item: Asset, retry: int) -> None:
-        """Wait before retry number ``retry`` of ``item``."""
-        self._sleep(item.retry.backoff(retry, self._jitter()))
+    def store_delete(self, files: Iterable[str], *, quiet: str | None = None) -> None:
+        """Delete files; with ``quiet`` (an asset key) a failure is only a warning, as
+        for superseded files that the next run of the partition removes."""
+        if quiet is None:
+            self.store.delete(files)
+            return
+        try:
+            self.store.delete(files)
+        except StorageError as exc:
+            logger.warning("%s: could not remove superseded files: %s", quiet, exc)
 
     def wait_for_lease(self, asset: str, partition: str, owner: str) -> int:
         """Take the partition's lease, waiting while another writer holds it."""
@@ -308,7 +368,13 @@ class Materializer:
 
 
 class _Run:
-    """One execution of a plan: what each worker needs to run a step."""
+    """One execution of a plan: what the coordinator's threads need to run batches.
+
+    A batch is a few ready steps run together to spread the per-step costs (catalog
+    transactions, a round trip to a worker), while each step keeps its own lease,
+    attempts, commit and record: one failing, retrying or losing its lease does not
+    touch the others.
+    """
 
     def __init__(
         self,
@@ -327,206 +393,345 @@ class _Run:
         self.forced = forced
         self.limits = materializer.limits({step.asset for step in plan.steps})
         self.slots = materializer.slot_keeper(run_id) if self.limits else None
+        self.backend: Backend | None = None
 
-    def execute(self, step: Step) -> StepOutcome:
-        """Lease, re-check and attempt one step.
+    def execute(self, steps: Sequence[Step]) -> list[StepOutcome]:
+        """Lease, re-check and attempt a batch of steps; an outcome for each, in order.
 
-        The partition's lease comes first, the slots of the asset's concurrency limits
-        after: a fresh step then takes no slot, a slot is held only while a step runs,
-        and no step holds a slot while it waits for a partition lease (whose holder may
-        be waiting for that slot).
+        The partitions' leases come first, the slots of concurrency limits after (a
+        step with limits always runs in a batch of its own): a fresh step then takes no
+        slot, a slot is held only while a step runs, and no step holds a slot while it
+        waits for a partition lease (whose holder may be waiting for that slot).
         """
         catalog = self.m.catalog
-        step_id = self.step_ids[(step.asset, step.partition)]
-        token = self.m.wait_for_lease(step.asset, step.partition, self.run_id)
-        outcome: StepOutcome | None = None
+        tokens = self._leases(steps)
+        outcomes: dict[int, StepOutcome] = {}
         held: HeldSlots | None = None
         try:
-            if (step.asset, step.partition) not in self.forced and self._is_fresh(step):
-                catalog.update_step(step_id, status=SKIPPED, detail=FRESH)
-                outcome = StepOutcome(
-                    step.asset, step.partition, SKIPPED, FRESH, run_id=self.run_id
-                )
-                return outcome
-            if self.slots is not None and step.asset in self.limits:
-                held = self.slots.acquire(self.limits[step.asset])
-            catalog.update_step(step_id, status="running", started_at=True)
-            if self.on_start is not None:
-                self.on_start(StepOutcome(step.asset, step.partition, RUNNING, run_id=self.run_id))
-            outcome = self._attempts(step, step_id, token, held.notes() if held else [])
-            return outcome
+            fresh = self._fresh(steps)
+            for i in sorted(fresh):
+                step = steps[i]
+                catalog.update_step(self._step_id(step), status=SKIPPED, detail=FRESH)
+                catalog.release(step.asset, step.partition, self.run_id, tokens[i])
+            for i in fresh:
+                outcomes[i] = self._outcome(steps[i], SKIPPED, FRESH)
+            todo = [i for i in range(len(steps)) if i not in fresh]
+            if not todo:
+                return [outcomes[i] for i in range(len(steps))]
+            if self.slots is not None and steps[todo[0]].asset in self.limits:
+                held = self.slots.acquire(self.limits[steps[todo[0]].asset])
+            outcomes.update(self._attempts(steps, todo, tokens, held.notes() if held else []))
+            return [outcomes[i] for i in range(len(steps))]
         finally:
             if held is not None and self.slots is not None:
                 self.slots.release(held)
-            failure = outcome.detail if outcome and outcome.status == FAILED else None
-            catalog.release(step.asset, step.partition, self.run_id, token, failure)
+            for i, step in enumerate(steps):
+                if i not in outcomes:  # interrupted by an error: give the lease back
+                    catalog.release(step.asset, step.partition, self.run_id, tokens[i])
 
-    def _is_fresh(self, step: Step) -> bool:
-        """Re-check a step just before running it, against the catalog as it is now."""
+    def _step_id(self, step: Step) -> int:
+        return self.step_ids[(step.asset, step.partition)]
+
+    def _outcome(
+        self, step: Step, status: str, detail: str | None = None, **more: Any
+    ) -> StepOutcome:
+        return StepOutcome(step.asset, step.partition, status, detail, run_id=self.run_id, **more)
+
+    def _leases(self, steps: Sequence[Step]) -> list[int]:
+        """Take every step's partition lease, waiting for those another writer holds."""
+        pairs = [(step.asset, step.partition) for step in steps]
+        tokens = self.m.catalog.acquire_many(pairs, self.run_id)
+        return [
+            token
+            if token is not None
+            else self.m.wait_for_lease(step.asset, step.partition, self.run_id)
+            for step, token in zip(steps, tokens, strict=True)
+        ]
+
+    def _fresh(self, steps: Sequence[Step]) -> set[int]:
+        """Re-check steps just before running them, against the catalog as it is now:
+        the indexes of those another writer has made fresh meanwhile."""
+        check = [i for i, s in enumerate(steps) if (s.asset, s.partition) not in self.forced]
+        if not check:
+            return set()
         graph = self.m.graph
         mapper = StatusResolver(graph, {}, self.plan.now, self.plan.dynamic)
-        wanted: dict[str, set[str]] = {step.asset: {step.partition}}
-        for edge in graph.upstream(step.asset):
-            wanted.setdefault(edge.upstream, set()).update(
-                mapper.upstream_keys(edge, step.partition)
-            )
+        wanted: dict[str, set[str]] = {}
+        for i in check:
+            step = steps[i]
+            wanted.setdefault(step.asset, set()).add(step.partition)
+            for edge in graph.upstream(step.asset):
+                wanted.setdefault(edge.upstream, set()).update(
+                    mapper.upstream_keys(edge, step.partition)
+                )
         current = StatusResolver(
             graph, self.m.catalog.states_of(wanted), self.plan.now, self.plan.dynamic
         )
-        state = current.state(step.asset, step.partition)
-        if state.version_id is None or state.code_version != graph.get(step.asset).code_version:
-            return False
-        # Upstream steps of this plan have finished, so only the inputs can still differ.
-        inputs = current.inputs(step.asset, step.partition)
-        return not inputs or input_fingerprint(inputs) == state.input_hash
+        fresh: set[int] = set()
+        for i in check:
+            step = steps[i]
+            state = current.state(step.asset, step.partition)
+            if state.version_id is None:
+                continue
+            if state.code_version != graph.get(step.asset).code_version:
+                continue
+            # Upstream steps of this plan have finished, so only the inputs can still differ.
+            inputs = current.inputs(step.asset, step.partition)
+            if not inputs or input_fingerprint(inputs) == state.input_hash:
+                fresh.add(i)
+        return fresh
 
-    def _attempts(self, step: Step, step_id: int, token: int, notes: list[str]) -> StepOutcome:
-        item = self.m.graph.get(step.asset)
+    def _attempts(
+        self, steps: Sequence[Step], todo: list[int], tokens: list[int], notes: list[str]
+    ) -> dict[int, StepOutcome]:
+        """Attempt steps until each succeeds, fails for good or runs out of retries."""
         catalog = self.m.catalog
-        attempts = item.retry.retries + 1
-        error = ""
-        for number in range(1, attempts + 1):
-            attempt_id = catalog.start_attempt(self.run_id, step_id, number)
-            with capture() as lines:
-                for note in notes if number == 1 else ():
-                    asset_logger(step.asset).info("%s", note)
-                try:
-                    version, cleared = self._attempt(item, step, step_id, number, token)
-                except LeaseLostError as exc:
-                    error = str(exc)
-                    failure: Exception | None = exc
-                except Exception as exc:
-                    wrapped = MaterializationError(
-                        step.asset, step.partition, number, f"{type(exc).__name__}: {exc}"
-                    )
-                    wrapped.__cause__ = exc
-                    error = f"{type(exc).__name__}: {exc}"
-                    failure = wrapped
-                    asset_logger(step.asset).error("attempt %d failed: %s", number, error)
-                else:
-                    failure = None
-            logs = [
-                LogLine(self.run_id, step_id, number, step.asset, step.partition, ts, lvl, msg)
-                for ts, lvl, msg in lines
+        graph = self.m.graph
+        number = {i: 1 for i in todo}
+        outcomes: dict[int, StepOutcome] = {}
+        for i in todo:
+            if self.on_start is not None:
+                self.on_start(self._outcome(steps[i], RUNNING))
+        while todo:
+            attempt_ids = catalog.start_attempts(
+                self.run_id, [(self._step_id(steps[i]), number[i]) for i in todo]
+            )
+            inputs = self._inputs([steps[i] for i in todo])
+            tasks = [
+                Task(
+                    steps[i].asset,
+                    steps[i].partition,
+                    self.run_id,
+                    number[i],
+                    new_version_id(),
+                    inputs[k][0],
+                    tuple(notes) if number[i] == 1 else (),
+                )
+                for k, i in enumerate(todo)
             ]
-            if failure is None:
-                catalog.finish_attempt(attempt_id, SUCCEEDED, None, logs)
-                catalog.update_step(
-                    step_id,
-                    status=SUCCEEDED,
-                    finished_at=True,
-                    version_id=version.version_id,
-                    rows=version.rows,
-                    bytes=version.bytes,
+            results = self._run_tasks(tasks, inputs)
+            ends: list[AttemptEnd] = []
+            leftovers: dict[int, list[str]] = {}
+            retry: list[int] = []
+            for k, i in enumerate(todo):
+                step, result = steps[i], results[k]
+                item = graph.get(step.asset)
+                step_id = self._step_id(step)
+                logs = tuple(
+                    LogLine(self.run_id, step_id, number[i], step.asset, step.partition, *line)
+                    for line in result.logs
                 )
-                return StepOutcome(
-                    step.asset,
-                    step.partition,
-                    SUCCEEDED,
-                    None,
-                    number,
-                    version.rows,
-                    version.bytes,
-                    run_id=self.run_id,
-                    recovered=cleared is not None,
+                version = None
+                error = result.error
+                if result.written is not None and result.code_version != item.code_version:
+                    self.m.store_delete(result.written.files)
+                    error = (
+                        f"DefinitionError: the worker loaded code version {result.code_version}"
+                        f" of {step.asset}, the run planned {item.code_version}; the "
+                        "definitions changed during the run, run it again"
+                    )
+                elif result.written is not None:
+                    written = result.written
+                    version = NewVersion(
+                        version_id=written.version_id,
+                        kind=written.kind,
+                        files=written.files,
+                        rows=written.rows,
+                        bytes=written.bytes,
+                        data_version=written.data_version,
+                        code_version=item.code_version,
+                        input_hash=input_fingerprint(inputs[k][1]),
+                        inputs={
+                            a: {key: v or "" for key, v in keys.items()}
+                            for a, keys in inputs[k][1].items()
+                        },
+                        run_id=self.run_id,
+                        step_id=step_id,
+                    )
+                    leftovers[i], warning = self.m.leftovers(item, step.partition, written.files)
+                    if warning is not None:
+                        line = (time.time(), "WARNING", warning)
+                        where = (step.asset, step.partition)
+                        logs += (LogLine(self.run_id, step_id, number[i], *where, *line),)
+                final = (
+                    version is not None or not result.retryable or number[i] > item.retry.retries
                 )
-            catalog.finish_attempt(attempt_id, FAILED, error, logs)
-            retryable = not isinstance(failure, LeaseLostError) and not isinstance(
-                failure.__cause__, SchemaError
-            )
-            if not retryable:
-                break
-            if number < attempts:
-                self.m.backoff(item, number)
-        catalog.update_step(step_id, status=FAILED, finished_at=True, detail=error)
-        return StepOutcome(step.asset, step.partition, FAILED, error, number, run_id=self.run_id)
+                if version is None and not final:
+                    retry.append(i)
+                ends.append(
+                    AttemptEnd(
+                        attempt_ids[k],
+                        step_id,
+                        step.asset,
+                        step.partition,
+                        tokens[i],
+                        logs,
+                        version,
+                        error,
+                        final,
+                    )
+                )
+            try:
+                committed = catalog.finish_attempts(self.run_id, ends)
+            except CatalogError as exc:
+                # Whether the commits went through is unknown: the files stay (a rerun
+                # finds the partitions fresh, or gc removes files never committed).
+                outcomes.update(self._unrecorded(steps, todo, tokens, number, str(exc)))
+                return outcomes
+            for k, i in enumerate(todo):
+                end, step = ends[k], steps[i]
+                cleared = committed[k]
+                if isinstance(cleared, LeaseLostError):
+                    assert end.version is not None
+                    self.m.store_delete(end.version.files)  # never committed: not trusted
+                    outcomes[i] = self._outcome(step, FAILED, str(cleared), attempts=number[i])
+                elif end.version is not None:
+                    # Listed under the lease, before the commit: other writers' files are
+                    # never among them. If removing them fails, the next run retries.
+                    self.m.store_delete(leftovers[i], quiet=step.asset)
+                    outcomes[i] = self._outcome(
+                        step,
+                        SUCCEEDED,
+                        attempts=number[i],
+                        rows=end.version.rows,
+                        bytes=end.version.bytes,
+                        recovered=cleared is not None,
+                    )
+                elif end.final:
+                    outcomes[i] = self._outcome(step, FAILED, end.error, attempts=number[i])
+            if retry:
+                self.m.backoff([(graph.get(steps[i].asset), number[i]) for i in retry])
+                for i in retry:
+                    number[i] += 1
+            todo = retry
+        return outcomes
 
-    def _attempt(
-        self, item: Asset, step: Step, step_id: int, number: int, token: int
-    ) -> tuple[NewVersion, str | None]:
-        """One attempt: the version committed, and the failure its commit cleared."""
-        store = self.m.store
-        kwargs, inputs = self._inputs(item, step.partition)
-        if item.context_param:
-            window = item.partitions.window(step.partition) if item.partitions else None
-            kwargs[item.context_param] = Context(
-                asset=item.key,
-                partition_key=step.partition if item.partitions else None,
-                partition=window,
-                dimensions=item.partitions.split(step.partition) if item.partitions else {},
-                run_id=self.run_id,
-                attempt=number,
-                log=asset_logger(item.key),
-            )
-        value = item.fn(**kwargs)
-        segments = item.partitions.segments(step.partition) if item.partitions else ""
-        written = store.write(
-            item.key,
-            segments,
-            new_version_id(),
-            value,
-            ext=item.format,
-            schema=self.m.schema_of(item),
-        )
-        version = NewVersion(
-            version_id=written.version_id,
-            kind=written.kind,
-            files=written.files,
-            rows=written.rows,
-            bytes=written.bytes,
-            data_version=written.data_version,
-            code_version=item.code_version,
-            input_hash=input_fingerprint(inputs),
-            inputs={a: {k: v or "" for k, v in keys.items()} for a, keys in inputs.items()},
-            run_id=self.run_id,
-            step_id=step_id,
-        )
-        try:
-            cleared = self.m.catalog.commit(item.key, step.partition, self.run_id, token, version)
-        except LeaseLostError:
-            store.delete(written.files)  # never committed: nobody may trust these files
-            raise
-        # Still under the lease, so no other writer's file is in the folder. Files a crash
-        # left behind go too; if removing them fails, the next run of the partition retries.
-        try:
-            store.delete(store.leftovers(item.key, segments, written.files))
-        except StorageError as exc:
-            asset_logger(item.key).warning("could not remove superseded files: %s", exc)
-        return version, cleared
+    def _unrecorded(
+        self,
+        steps: Sequence[Step],
+        todo: list[int],
+        tokens: list[int],
+        number: dict[int, int],
+        error: str,
+    ) -> dict[int, StepOutcome]:
+        """Steps whose ends the catalog could not record: failed, recorded if it can."""
+        catalog = self.m.catalog
+        for i in todo:
+            step = steps[i]
+            with contextlib.suppress(PartitaError):
+                catalog.update_step(
+                    self._step_id(step), status=FAILED, finished_at=True, detail=error
+                )
+            with contextlib.suppress(PartitaError):
+                catalog.release(step.asset, step.partition, self.run_id, tokens[i], error)
+        return {i: self._outcome(steps[i], FAILED, error, attempts=number[i]) for i in todo}
+
+    def _run_tasks(
+        self, tasks: list[Task], inputs: list[tuple[tuple[Input, ...], dict, str | None]]
+    ) -> list[TaskResult]:
+        """Run tasks on the backend; a lost worker's batch runs again, a few times."""
+        assert self.backend is not None
+        runnable = [k for k, (_, _, missing) in enumerate(inputs) if missing is None]
+        results: dict[int, TaskResult] = {}
+        for k, (_, _, missing) in enumerate(inputs):
+            if missing is not None:
+                results[k] = _failed(tasks[k], missing, self.m.graph)
+        lost = 0
+        while runnable:
+            try:
+                done = self.backend.run([tasks[k] for k in runnable])
+            except WorkerLost as exc:
+                lost += 1
+                if lost > WORKER_LOST_RETRIES:
+                    for k in runnable:
+                        results[k] = _failed(tasks[k], f"WorkerLost: {exc}", self.m.graph)
+                    break
+                note = f"{exc}; running the step again (lost {lost} of {WORKER_LOST_RETRIES})"
+                tasks = [
+                    _again(task, note) if k in runnable else task for k, task in enumerate(tasks)
+                ]
+                continue
+            results.update(zip(runnable, done, strict=True))
+            break
+        return [results[k] for k in range(len(tasks))]
 
     def _inputs(
-        self, item: Asset, partition: str
-    ) -> tuple[dict[str, Any], dict[str, dict[str, str | None]]]:
-        kwargs: dict[str, Any] = {}
-        inputs: dict[str, dict[str, str | None]] = {}
-        resolver = StatusResolver(self.m.graph, {}, self.plan.now, self.plan.dynamic)
-        for edge in self.m.graph.upstream(item.key):
-            keys = resolver.upstream_keys(edge, partition)
-            versions = self.m.catalog.versions(edge.upstream, keys)
-            inputs[edge.upstream] = {
-                k: (versions[k].data_version if k in versions else None) for k in keys
+        self, steps: Sequence[Step]
+    ) -> list[tuple[tuple[Input, ...], dict[str, dict[str, str | None]], str | None]]:
+        """For each step: what its worker reads, the data versions it reads (for the
+        fingerprint), and the error if an input it needs has no committed version."""
+        graph = self.m.graph
+        resolver = StatusResolver(graph, {}, self.plan.now, self.plan.dynamic)
+        keys = [
+            {
+                edge: resolver.upstream_keys(edge, step.partition)
+                for edge in graph.upstream(step.asset)
             }
-            if edge.param is None:
-                continue
-            missing = [k for k in keys if k not in versions]
-            if missing:
-                raise MaterializationError(
-                    item.key,
-                    partition,
-                    0,
-                    f"upstream {edge.upstream} has no committed version for {missing[0]}",
+            for step in steps
+        ]
+        wanted: dict[str, set[str]] = {}
+        for per_step in keys:
+            for edge, upstream in per_step.items():
+                wanted.setdefault(edge.upstream, set()).update(upstream)
+        versions = {
+            asset: self.m.catalog.versions(asset, sorted(ks)) for asset, ks in wanted.items()
+        }
+        found = []
+        for step, per_step in zip(steps, keys, strict=True):
+            given: list[Input] = []
+            read: dict[str, dict[str, str | None]] = {}
+            missing: str | None = None
+            for edge, upstream in per_step.items():
+                have = versions[edge.upstream]
+                read[edge.upstream] = {
+                    k: (have[k].data_version if k in have else None) for k in upstream
+                }
+                if edge.param is None:
+                    continue
+                absent = [k for k in upstream if k not in have]
+                if absent and missing is None:
+                    error = MaterializationError(
+                        step.asset,
+                        step.partition,
+                        0,
+                        f"upstream {edge.upstream} has no committed version for {absent[0]}",
+                    )
+                    missing = f"{type(error).__name__}: {error}"
+                given.append(
+                    Input(
+                        edge.param,
+                        edge.mapping.kind,
+                        tuple((tuple(have[k].files), have[k].kind) for k in upstream if k in have),
+                    )
                 )
-            values = [self.m.store.read(versions[k].files, versions[k].kind) for k in keys]
-            kwargs[edge.param] = _combine(edge.mapping.kind, values)
-        return kwargs, inputs
+            found.append((tuple(given), read, missing))
+        return found
 
 
-def _combine(kind: str, values: list[Any]) -> Any:
-    if kind in ("identity", "last", "previous") and len(values) == 1:
-        return values[0]
-    from partita.storage.formats import concat_values
+def _failed(task: Task, error: str, graph: AssetGraph) -> TaskResult:
+    """The result of a task that could not run: retryable (the next attempt may)."""
+    return TaskResult(
+        task.asset,
+        task.partition,
+        None,
+        error,
+        True,
+        graph.get(task.asset).code_version,
+        ((time.time(), "ERROR", f"attempt {task.attempt} failed: {error}"),),
+    )
 
-    return concat_values(values) if values else None
+
+def _again(task: Task, note: str) -> Task:
+    """The same attempt for another worker, writing under a new version id."""
+    return Task(
+        task.asset,
+        task.partition,
+        task.run_id,
+        task.attempt,
+        new_version_id(),
+        task.inputs,
+        (*task.notes, note),
+    )
 
 
 __all__ = ["Materializer", "RunResult", "StepOutcome"]

@@ -122,6 +122,16 @@ class ReadySteps:
                 return self._start(index)
         return None
 
+    def take_unlimited(self) -> int | None:
+        """The next ready step if its asset has no limits (to join a batch), else ``None``."""
+        if self._ready and self._assets[self._ready[0]] not in self._limits:
+            return self._ready.popleft()
+        return None
+
+    def waiting(self) -> int:
+        """How many steps are ready and not yet taken."""
+        return len(self._ready) + sum(len(held) for held in self._held.values())
+
     def finished(self, index: int) -> None:
         """A step that :meth:`take` returned has ended: its slots are free again."""
         for limit in self._limits.get(self._assets[index], ()):

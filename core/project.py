@@ -36,6 +36,7 @@ from partita.core.planner import Plan, Target, plan
 from partita.core.pools import check_pools
 from partita.core.report import AssetStatus, WhyLink, asset_status, chain_nodes, why_chain
 from partita.core.status import StatusResolver
+from partita.core.tasks import Source
 from partita.errors import PartitionKeyError, PlanError
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
 
@@ -84,6 +85,16 @@ class Project:
         """The catalog (opened on first use)."""
         url = resolve_catalog(self.settings, self.root)
         return Catalog(url, lease_seconds=self.settings.lease_seconds)
+
+    @cached_property
+    def source(self) -> Source:
+        """Where worker processes load this project from (the definitions and the store)."""
+        return Source(
+            self.settings.definitions,
+            str(self.root),
+            resolve_storage(self.settings, self.root),
+            dict(self.settings.storage_options),
+        )
 
     @cached_property
     def store(self) -> DataStore:
@@ -241,8 +252,14 @@ class Project:
         on_step: Callable[[StepOutcome], None] | None = None,
         stop: threading.Event | None = None,
         run_id: str | None = None,
+        dask_address: str | None = None,
     ) -> RunResult:
         """Execute a plan, within the concurrency limits of ``[pools]`` and the assets.
+
+        ``executor`` says where asset functions run: ``inline``, ``threads``,
+        ``processes`` (a pool of ``workers`` processes) or ``dask`` (the cluster at
+        ``dask_address``, or a local one of ``workers`` processes); see
+        docs/scaling-out.md.
 
         Failure and recovery alerts (``[[alerts]]``) and OpenLineage events
         (``[openlineage]``) are delivered while it runs, from background threads, and
@@ -251,7 +268,12 @@ class Project:
         ``run_id`` names the run (default: a new id).
         """
         materializer = Materializer(
-            self.graph, self.catalog, self.store, sleep=self._sleep, pools=self.settings.pools
+            self.graph,
+            self.catalog,
+            self.store,
+            sleep=self._sleep,
+            pools=self.settings.pools,
+            source=self.source,
         )
         alerter = None
         if self.settings.alerts:
@@ -282,6 +304,7 @@ class Project:
                 stop=stop,
                 run_id=run_id,
                 on_start=emitter.observe if emitter is not None else None,
+                dask_address=dask_address,
             )
         finally:
             if alerter is not None:
@@ -298,11 +321,18 @@ class Project:
         workers: int = 1,
         executor: str = "threads",
         on_step: Callable[[StepOutcome], None] | None = None,
+        dask_address: str | None = None,
     ) -> RunResult:
         """Build what is missing or stale for ``assets`` at ``partition``, upstream first."""
         names = [assets] if isinstance(assets, str) else list(assets)
         planned = self.plan(names, partition, force=force)
-        return self.apply(planned, workers=workers, executor=executor, on_step=on_step)
+        return self.apply(
+            planned,
+            workers=workers,
+            executor=executor,
+            on_step=on_step,
+            dask_address=dask_address,
+        )
 
     def backfill(
         self,
@@ -314,12 +344,18 @@ class Project:
         workers: int = 1,
         executor: str = "threads",
         on_step: Callable[[StepOutcome], None] | None = None,
+        dask_address: str | None = None,
     ) -> RunResult:
         """Build what is missing or stale for every partition from ``start`` to ``end``."""
         names = [assets] if isinstance(assets, str) else list(assets)
         planned = self.plan(names, start=start, end=end, force=force)
         return self.apply(
-            planned, command="backfill", workers=workers, executor=executor, on_step=on_step
+            planned,
+            command="backfill",
+            workers=workers,
+            executor=executor,
+            on_step=on_step,
+            dask_address=dask_address,
         )
 
     # -- looking --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from partita import _lazy
 from partita.storage.records import (
+    AttemptEnd,
     AttemptRecord,
     LogLine,
     NewVersion,
@@ -33,6 +34,7 @@ _LAZY = {
 __getattr__ = _lazy.exports(__name__, _LAZY)
 
 __all__ = [
+    "AttemptEnd",
     "AttemptRecord",
     "Catalog",
     "DataStore",

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from partita.errors import CatalogError, LeaseLostError
 from partita.storage.engine import make_engine, now_sql, redact_url, translate_errors
 from partita.storage.records import (
+    AttemptEnd,
     AttemptRecord,
     LogLine,
     NewVersion,
@@ -76,6 +77,9 @@ _LEASE_AND_VERSION = (
     .where(*_ONE_PARTITION)
     .with_for_update()
 )
+_LEASES_OF = select(
+    P.asset, P.partition, P.lease_owner, P.lease_token, P.lease_expires, P.version_id, P.failure
+).where(tuple_(P.asset, P.partition).in_(bindparam("w_pairs", expanding=True)))
 _INSERT_PARTITION = insert(PartitionRow.__table__)
 _UPDATE_PARTITION = update(PartitionRow.__table__).where(*_ONE_PARTITION)
 _RELEASE = update(PartitionRow.__table__).where(
@@ -334,34 +338,100 @@ class Catalog:
 
     def _acquire(self, asset: str, partition: str, owner: str) -> int | None:
         with self._write("taking a lease") as conn:
-            now = self._db_now(conn)
-            where = {"w_asset": asset, "w_partition": partition}
-            row = conn.execute(_LEASE, where).first()
-            expires = now + self.lease_seconds
+            return self._take(conn, self._db_now(conn), asset, partition, owner)
+
+    def acquire_many(self, pairs: Sequence[tuple[str, str]], owner: str) -> list[int | None]:
+        """Take the leases of several ``(asset, partition)`` at once, in one transaction
+        (see :meth:`acquire`): a fencing token for each, ``None`` where another holds it."""
+        try:
+            with self._write("taking leases") as conn:
+                return self._take_many(conn, pairs, owner)
+        except CatalogError as exc:
+            if isinstance(exc.__cause__, IntegrityError):  # a row created concurrently
+                return [self.acquire(asset, key, owner) for asset, key in pairs]
+            raise
+
+    def _take_many(
+        self, conn: Connection, pairs: Sequence[tuple[str, str]], owner: str
+    ) -> list[int | None]:
+        now = self._db_now(conn)
+        expires = now + self.lease_seconds
+        rows = {
+            (r.asset, r.partition): r
+            for r in conn.execute(_LEASES_OF.with_for_update(), {"w_pairs": list(pairs)})
+        }
+        created: list[dict[str, Any]] = []
+        taken: list[dict[str, Any]] = []
+        tokens: list[int | None] = []
+        for asset, key in pairs:
+            row = rows.get((asset, key))
             if row is None:
-                conn.execute(
-                    _INSERT_PARTITION,
+                created.append(
                     {
                         "asset": asset,
-                        "partition": partition,
+                        "partition": key,
                         "lease_owner": owner,
                         "lease_token": 1,
                         "lease_expires": expires,
                         "updated_at": now,
-                    },
+                    }
                 )
-                return 1
-            holder, token, until = row
-            free = holder is None or holder == owner or (until or 0) < now
+                tokens.append(1)
+                continue
+            holder = row.lease_owner
+            free = holder is None or holder == owner or (row.lease_expires or 0) < now
             if not free and not self._owner_alive(conn, holder):
                 free = True
             if not free:
-                return None
-            conn.execute(
-                _UPDATE_PARTITION,
-                {**where, "lease_owner": owner, "lease_token": token + 1, "lease_expires": expires},
+                tokens.append(None)
+                continue
+            token = row.lease_token + 1
+            taken.append(
+                {
+                    "w_asset": asset,
+                    "w_partition": key,
+                    "lease_owner": owner,
+                    "lease_token": token,
+                    "lease_expires": expires,
+                }
             )
-            return token + 1
+            tokens.append(token)
+        if created:
+            conn.execute(_INSERT_PARTITION, created)
+        if taken:
+            conn.execute(_UPDATE_PARTITION, taken)
+        return tokens
+
+    def _take(
+        self, conn: Connection, now: float, asset: str, partition: str, owner: str
+    ) -> int | None:
+        where = {"w_asset": asset, "w_partition": partition}
+        row = conn.execute(_LEASE, where).first()
+        expires = now + self.lease_seconds
+        if row is None:
+            conn.execute(
+                _INSERT_PARTITION,
+                {
+                    "asset": asset,
+                    "partition": partition,
+                    "lease_owner": owner,
+                    "lease_token": 1,
+                    "lease_expires": expires,
+                    "updated_at": now,
+                },
+            )
+            return 1
+        holder, token, until = row
+        free = holder is None or holder == owner or (until or 0) < now
+        if not free and not self._owner_alive(conn, holder):
+            free = True
+        if not free:
+            return None
+        conn.execute(
+            _UPDATE_PARTITION,
+            {**where, "lease_owner": owner, "lease_token": token + 1, "lease_expires": expires},
+        )
+        return token + 1
 
     def _owner_alive(self, conn: Connection, owner: str) -> bool:
         run = conn.execute(select(R.host, R.pid, R.status).where(R.id == owner)).first()
@@ -427,49 +497,130 @@ class Catalog:
             LeaseLostError: another writer took the lease over; nothing was committed.
         """
         with self._write("committing a version") as conn:
-            now = self._db_now(conn)
-            where = {"w_asset": asset, "w_partition": partition}
-            row = conn.execute(_LEASE_AND_VERSION, where).first()
-            if row is None or row.lease_owner != owner or row.lease_token != token:
-                raise LeaseLostError(
-                    f"{asset} [{partition}]: lease lost to another writer "
-                    f"(token {token} is no longer current); nothing was committed"
+            return self._commit(conn, self._db_now(conn), asset, partition, owner, token, version)
+
+    def _commit(
+        self,
+        conn: Connection,
+        now: float,
+        asset: str,
+        partition: str,
+        owner: str,
+        token: int,
+        version: NewVersion,
+    ) -> str | None:
+        where = {"w_asset": asset, "w_partition": partition}
+        row = conn.execute(_LEASE_AND_VERSION, where).first()
+        if row is None or row.lease_owner != owner or row.lease_token != token:
+            raise LeaseLostError(
+                f"{asset} [{partition}]: lease lost to another writer "
+                f"(token {token} is no longer current); nothing was committed"
+            )
+        if row.version_id is not None:
+            conn.execute(_UPDATE_VERSION, {"w_id": row.version_id, "status": "superseded"})
+        conn.execute(_INSERT_VERSION, _version_row(asset, partition, version, now))
+        conn.execute(_UPDATE_PARTITION, _current_row(where, version, now))
+        return row.failure
+
+    def finish_attempts(
+        self, owner: str, ends: Sequence[AttemptEnd]
+    ) -> list[str | LeaseLostError | None]:
+        """Record how attempts ended, in one transaction, each partition on its own.
+
+        For each: commit its version (conditionally on its fencing token, as
+        :meth:`commit`), close the attempt with its log lines, and when the step ends
+        with it, record the step's result and give the lease back (keeping the error as
+        the partition's failure).
+
+        Returns:
+            For each end: the failure its commit cleared, ``None``, or the
+            ``LeaseLostError`` of a version that could not be committed (its attempt and
+            step are then recorded failed, and nothing of it was committed).
+        """
+        with self._write("finishing attempts") as conn:
+            return self._finish_attempts(conn, owner, ends)
+
+    def _finish_attempts(
+        self, conn: Connection, owner: str, ends: Sequence[AttemptEnd]
+    ) -> list[str | LeaseLostError | None]:
+        now = self._db_now(conn)
+        pairs = [(e.asset, e.partition) for e in ends if e.version is not None]
+        leases = (
+            {
+                (r.asset, r.partition): r
+                for r in conn.execute(_LEASES_OF.with_for_update(), {"w_pairs": pairs})
+            }
+            if pairs
+            else {}
+        )
+        results: list[str | LeaseLostError | None] = []
+        superseded: list[str] = []
+        versions: list[dict[str, Any]] = []
+        partitions: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        built: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        released: list[dict[str, Any]] = []
+        released_failed: list[dict[str, Any]] = []
+        logs: list[LogLine] = []
+        for end in ends:
+            error, result, version = end.error, None, end.version
+            where = {"w_asset": end.asset, "w_partition": end.partition}
+            if version is not None:
+                row = leases.get((end.asset, end.partition))
+                if row is None or row.lease_owner != owner or row.lease_token != end.token:
+                    result = LeaseLostError(
+                        f"{end.asset} [{end.partition}]: lease lost to another writer "
+                        f"(token {end.token} is no longer current); nothing was committed"
+                    )
+                    error = str(result)
+                else:
+                    result = row.failure
+                    if row.version_id is not None:
+                        superseded.append(row.version_id)
+                    versions.append(_version_row(end.asset, end.partition, version, now))
+                    partitions.append(_current_row(where, version, now))
+            results.append(result)
+            logs.extend(end.logs)
+            status = "failed" if error is not None else "succeeded"
+            attempts.append(
+                {"w_id": end.attempt_id, "status": status, "error": error, "finished_at": now}
+            )
+            if not end.final and error is not None:
+                continue  # a retry follows, under the same lease
+            step = {"w_id": end.step_id, "status": status, "finished_at": now}
+            if error is None and version is not None:
+                built.append(
+                    {**step, "version_id": version.version_id, "rows": version.rows}
+                    | {"bytes": version.bytes}
                 )
-            if row.version_id is not None:
-                conn.execute(_UPDATE_VERSION, {"w_id": row.version_id, "status": "superseded"})
+            else:
+                failed.append({**step, "detail": error})
+            lease = {**where, "w_owner": owner, "w_token": end.token}
+            lease.update(lease_owner=None, lease_expires=None)
+            if error is None:
+                released.append(lease)
+            else:  # the partition keeps the error it ended with
+                released_failed.append({**lease, "failure": error})
+        if superseded:
             conn.execute(
-                _INSERT_VERSION,
-                {
-                    "id": version.version_id,
-                    "asset": asset,
-                    "partition": partition,
-                    "status": "committed",
-                    "kind": version.kind,
-                    "files": json.dumps(version.files),
-                    "rows": version.rows,
-                    "bytes": version.bytes,
-                    "data_version": version.data_version,
-                    "code_version": version.code_version,
-                    "input_hash": version.input_hash,
-                    "inputs": json.dumps(version.inputs, sort_keys=True),
-                    "run_id": version.run_id,
-                    "step_id": version.step_id,
-                    "created_at": now,
-                },
+                update(VersionRow.__table__).where(V.id.in_(superseded)).values(status="superseded")
             )
-            conn.execute(
-                _UPDATE_PARTITION,
-                {
-                    **where,
-                    "version_id": version.version_id,
-                    "code_version": version.code_version,
-                    "data_version": version.data_version,
-                    "input_hash": version.input_hash,
-                    "failure": None,
-                    "updated_at": now,
-                },
-            )
-            return row.failure
+        for statement, rows in (
+            (_INSERT_VERSION, versions),
+            (_UPDATE_PARTITION, partitions),
+            (_UPDATE_ATTEMPT, attempts),
+            (_UPDATE_STEP, built),
+            (_UPDATE_STEP, failed),
+        ):
+            if rows:
+                conn.execute(statement, rows)
+        for rows in (released, released_failed):
+            if rows:
+                conn.execute(_RELEASE, rows)
+        if logs:
+            conn.execute(_INSERT_LOGS, [_log_row(line) for line in logs])
+        return results
 
     # -- runs, steps, attempts, logs --------------------------------------------------
 
@@ -543,23 +694,36 @@ class Catalog:
             )
             return int(result.inserted_primary_key[0])
 
+    def start_attempts(self, run_id: str, starts: Sequence[tuple[int, int]]) -> list[int]:
+        """Record that attempts ``(step_id, number)`` start, in one transaction; a first
+        attempt also marks its step running. Returns the attempts' ids, in order."""
+        with self._write("recording attempts") as conn:
+            now = self._db_now(conn)
+            firsts = [step_id for step_id, number in starts if number == 1]
+            if firsts:
+                conn.execute(
+                    update(StepRow.__table__)
+                    .where(S.id.in_(firsts))
+                    .values(status="running", started_at=now)
+                )
+            rows = [
+                {
+                    "run_id": run_id,
+                    "step_id": step_id,
+                    "number": number,
+                    "status": "running",
+                    "started_at": now,
+                }
+                for step_id, number in starts
+            ]
+            returning = _INSERT_ATTEMPT.returning(A.id, sort_by_parameter_order=True)
+            return [int(i) for i in conn.execute(returning, rows).scalars()]
+
     def finish_attempt(
         self, attempt_id: int, status: str, error: str | None, logs: Iterable[LogLine] = ()
     ) -> None:
         """Close an attempt and keep its log lines, in one transaction."""
-        lines = [
-            {
-                "run_id": ln.run_id,
-                "step_id": ln.step_id,
-                "attempt": ln.attempt,
-                "asset": ln.asset,
-                "partition": ln.partition,
-                "ts": ln.ts,
-                "level": ln.level,
-                "message": ln.message,
-            }
-            for ln in logs
-        ]
+        lines = [_log_row(line) for line in logs]
         with self._write("finishing an attempt") as conn:
             now = self._db_now(conn)
             conn.execute(
@@ -689,6 +853,52 @@ class Catalog:
                     tuple_(P.asset, P.partition).in_([(asset, p) for p in partitions])
                 )
             )
+
+
+def _version_row(asset: str, partition: str, version: NewVersion, now: float) -> dict[str, Any]:
+    return {
+        "id": version.version_id,
+        "asset": asset,
+        "partition": partition,
+        "status": "committed",
+        "kind": version.kind,
+        "files": json.dumps(version.files),
+        "rows": version.rows,
+        "bytes": version.bytes,
+        "data_version": version.data_version,
+        "code_version": version.code_version,
+        "input_hash": version.input_hash,
+        "inputs": json.dumps(version.inputs, sort_keys=True),
+        "run_id": version.run_id,
+        "step_id": version.step_id,
+        "created_at": now,
+    }
+
+
+def _current_row(where: Mapping[str, str], version: NewVersion, now: float) -> dict[str, Any]:
+    """The partition row's values that make ``version`` current."""
+    return {
+        **where,
+        "version_id": version.version_id,
+        "code_version": version.code_version,
+        "data_version": version.data_version,
+        "input_hash": version.input_hash,
+        "failure": None,
+        "updated_at": now,
+    }
+
+
+def _log_row(line: LogLine) -> dict[str, Any]:
+    return {
+        "run_id": line.run_id,
+        "step_id": line.step_id,
+        "attempt": line.attempt,
+        "asset": line.asset,
+        "partition": line.partition,
+        "ts": line.ts,
+        "level": line.level,
+        "message": line.message,
+    }
 
 
 def _version(row: Mapping[str, Any]) -> VersionRecord:

@@ -113,6 +113,34 @@ class LogLine:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptEnd:
+    """How an attempt ended, for :meth:`Catalog.finish_attempts`.
+
+    Attributes:
+        attempt_id: the attempt, as :meth:`Catalog.start_attempts` returned it.
+        step_id: its step.
+        asset: the partition's asset.
+        partition: the partition's key.
+        token: the fencing token of the writer's lease on it.
+        logs: the records logged during the attempt.
+        version: the version to commit (a success), or ``None``.
+        error: why the attempt failed, or ``None``.
+        final: whether the step ends with this attempt (no retry follows): the step is
+            then recorded as ended and the lease given back.
+    """
+
+    attempt_id: int
+    step_id: int
+    asset: str
+    partition: str
+    token: int
+    logs: tuple[LogLine, ...] = ()
+    version: NewVersion | None = None
+    error: str | None = None
+    final: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One try at a step."""
 

@@ -10,10 +10,13 @@ are hashed on the way. Which file is current is the catalog's business, not the 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -156,6 +159,7 @@ class DataStore:
         *,
         ext: str | None = None,
         schema: pa.Schema | None = None,
+        durable: bool = True,
     ) -> WrittenVersion:
         """Write a value as a new version of a partition, atomically, hashing its bytes.
 
@@ -166,6 +170,9 @@ class DataStore:
             value: The asset's output (see :func:`~partita.storage.formats.kind_of`).
             ext: File extension for text and bytes values (``"md"``, ``"html"``).
             schema: The declared schema, enforced on tables.
+            durable: On local disk, sync the file and its folder before returning; a
+                batch of writes made with ``False`` is made durable at once with
+                :meth:`make_durable`, before it is committed.
 
         Returns:
             What was written. Nothing is committed: the catalog does that.
@@ -186,7 +193,7 @@ class DataStore:
 
         try:
             if self._local:
-                encoded, sink = self._write_local(directory, name, encode)
+                encoded, sink = self._write_local(directory, name, encode, durable)
             else:
                 encoded, sink = self._write_remote(directory, name, encode)
         except StorageError:
@@ -480,8 +487,38 @@ class DataStore:
         except StorageError as exc:
             raise StorageError(f"cannot read {self._display(path)}: {exc}") from exc
 
+    def make_durable(self, files: Sequence[str]) -> None:
+        """Make files written with ``durable=False`` durable, and their renames: on Linux
+        with one ``syncfs`` of their file system, elsewhere file by file and folder by
+        folder. Object stores are durable when a write returns.
+
+        Raises:
+            StorageError: The file system reported an error writing them back.
+        """
+        if not self._local or not files:
+            return
+        paths = [self._full(path) for path in files]
+        folders = sorted({os.path.dirname(path) for path in paths})
+        try:
+            if _syncfs(folders[0]):
+                return
+            for path in paths:
+                descriptor = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+            for folder in folders:
+                _fsync_directory(folder)
+        except OSError as exc:
+            raise StorageError(f"cannot make written files durable: {exc}") from exc
+
     def _write_local(
-        self, directory: str, name: str, encode: Callable[[_HashingWriter], formats.Encoded]
+        self,
+        directory: str,
+        name: str,
+        encode: Callable[[_HashingWriter], formats.Encoded],
+        durable: bool = True,
     ) -> tuple[formats.Encoded, _HashingWriter]:
         folder = os.path.join(self._root, *directory.split("/"))
         os.makedirs(folder, exist_ok=True)
@@ -492,10 +529,12 @@ class DataStore:
                 sink = _HashingWriter(file)
                 encoded = encode(sink)
                 file.flush()
-                os.fsync(file.fileno())
+                if durable:
+                    os.fsync(file.fileno())
             os.replace(temporary, final)
             renamed = True
-            _fsync_directory(folder)  # makes the rename itself durable
+            if durable:
+                _fsync_directory(folder)  # makes the rename itself durable
         except BaseException:
             _quietly(os.remove, final if renamed else temporary)
             raise
@@ -564,6 +603,32 @@ def _check_relative(path: str) -> None:
     parts = path.split("/")
     if _UNSAFE_CHARS.search(path) or any(part in ("", ".", "..") for part in parts):
         raise StorageError(f"unsafe relative path {path!r}: it could escape the data store")
+
+
+def _syncfs(path: str) -> bool:
+    """Write back everything of the file system holding ``path`` (Linux ``syncfs``);
+    false where the call does not exist."""
+    call = _libc_syncfs()
+    if call is None:
+        return False
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        if call(descriptor) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error), path)
+    finally:
+        os.close(descriptor)
+    return True
+
+
+@functools.cache
+def _libc_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
 
 
 def _fsync_directory(folder: str) -> None:

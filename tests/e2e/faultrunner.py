@@ -94,22 +94,34 @@ class Trigger:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+COMMITS = ("commit", "finish_attempts")  # the Catalog methods that commit versions
+
+
+def _commit_target(name: str, args: tuple[Any, ...]) -> str | None:
+    """The partition a commit call commits (the first one, for a batch), or ``None``
+    when it commits no version."""
+    if name == "commit":
+        return f"{args[0]} [{args[1]}]"
+    versions = [end for end in args[1] if end.version is not None]
+    return f"{versions[0].asset} [{versions[0].partition}]" if versions else None
+
+
 def _in_commit() -> Callable[[], bool]:
-    """Wrap Catalog.commit so that statements can tell they run inside it."""
+    """Wrap the catalog's commits so that statements can tell they run inside one."""
     from partita.storage.catalog import Catalog
 
     state = threading.local()
-    original = Catalog.commit
+    for name in COMMITS:
+        original = getattr(Catalog, name)
 
-    @functools.wraps(original)
-    def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        state.active = True
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            state.active = False
+        def commit(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            state.active = True
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                state.active = False
 
-    Catalog.commit = commit  # type: ignore[method-assign]
+        setattr(Catalog, name, functools.wraps(original)(commit))
     return lambda: getattr(state, "active", False)
 
 
@@ -141,29 +153,31 @@ def _arm_commit_call(triggers: dict[str, Trigger]) -> None:
     from partita.errors import CatalogError
     from partita.storage.catalog import Catalog
 
-    original = Catalog.commit
+    for name in COMMITS:
+        original = getattr(Catalog, name)
 
-    @functools.wraps(original)
-    def commit(self: Any, asset: str, partition: str, *args: Any, **kwargs: Any) -> Any:
-        target = f"{asset} [{partition}]"
-        before = triggers.get("kill-before-commit")
-        if before is not None and before.hit():
-            before.kill(target)
-        result = original(self, asset, partition, *args, **kwargs)
-        after = triggers.get("kill-after-commit")
-        if after is not None and after.hit():
-            after.kill(target)
-        lost = triggers.get("db-error-after-commit")
-        if lost is not None and lost.hit():
-            lost.record(target)
-            # The COMMIT went through, but the client saw the connection drop.
-            error = CatalogError(
-                f"catalog: committing a version failed: injected fault after COMMIT ({target})"
-            )
-            raise error from _operational_error("COMMIT", "connection lost after COMMIT")
-        return result
+        def commit(self: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
+            target = _commit_target(_name, args)
+            if target is None:
+                return _original(self, *args)
+            before = triggers.get("kill-before-commit")
+            if before is not None and before.hit():
+                before.kill(target)
+            result = _original(self, *args)
+            after = triggers.get("kill-after-commit")
+            if after is not None and after.hit():
+                after.kill(target)
+            lost = triggers.get("db-error-after-commit")
+            if lost is not None and lost.hit():
+                lost.record(target)
+                # The COMMIT went through, but the client saw the connection drop.
+                error = CatalogError(
+                    f"catalog: committing a version failed: injected fault after COMMIT ({target})"
+                )
+                raise error from _operational_error("COMMIT", "connection lost after COMMIT")
+            return result
 
-    Catalog.commit = commit  # type: ignore[method-assign]
+        setattr(Catalog, name, functools.wraps(original)(commit))
 
 
 def _arm_statements(triggers: dict[str, Trigger], in_commit: Callable[[], bool]) -> None:
