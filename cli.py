@@ -14,7 +14,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from partita.errors import MaterializationError, PartitaError
+from partita.errors import ConfigError, MaterializationError, PartitaError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -570,7 +570,10 @@ def main() -> None:
     try:
         app()
     except PartitaError as exc:
-        failed_run = _state.get("running") or isinstance(exc, MaterializationError)
+        # A configuration error found as a run starts (an unreachable Dask scheduler)
+        # is still one: no step ran.
+        running = _state.get("running") and not isinstance(exc, ConfigError)
+        failed_run = running or isinstance(exc, MaterializationError)
         code = EXIT_FAILED if failed_run else EXIT_USAGE
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)

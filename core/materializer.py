@@ -155,6 +155,34 @@ class Materializer:
         local cluster of ``workers`` processes).
         """
         check_executor(executor, workers, self.source)
+        steps = plan.steps
+        # Started before the run is recorded: a cluster that cannot be reached is a
+        # configuration error, and no run is left behind.
+        backend = (
+            make_backend(executor, workers, self._workspace, self.source, dask_address)
+            if steps
+            else None
+        )
+        try:
+            return self._run(
+                plan, backend, command, workers, executor, on_step, stop, run_id, on_start
+            )
+        finally:
+            if backend is not None:
+                backend.close()
+
+    def _run(
+        self,
+        plan: Plan,
+        backend: Backend | None,
+        command: str,
+        workers: int,
+        executor: str,
+        on_step: Callable[[StepOutcome], None] | None,
+        stop: threading.Event | None,
+        run_id: str | None,
+        on_start: Callable[[StepOutcome], None] | None,
+    ) -> RunResult:
         run_id = run_id or new_version_id()
         steps = plan.steps
         step_ids = self.catalog.create_run(
@@ -168,13 +196,10 @@ class Materializer:
             {(t.asset, p) for t in plan.targets for p in t.partitions} if plan.force else set()
         )
         run = _Run(self, plan, run_id, step_ids, targets, on_start)
+        run.backend = backend
         stop_heartbeat = self._start_heartbeat(run_id)
         status = FAILED
         try:
-            if steps:
-                run.backend = make_backend(
-                    executor, workers, self._workspace, self.source, dask_address
-                )
             outcomes = self._schedule(run, workers, executor, on_step, stop)
             failed = any(o.status == FAILED or o.detail == UPSTREAM_FAILED for o in outcomes)
             status = FAILED if failed else SUCCEEDED
@@ -185,8 +210,6 @@ class Materializer:
             status = INTERRUPTED
             raise
         finally:
-            if run.backend is not None:
-                run.backend.close()
             stop_heartbeat()
             self.catalog.release_all(run_id)
             self.catalog.finish_run(run_id, status)

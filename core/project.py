@@ -36,7 +36,7 @@ from partita.core.planner import Plan, Target, plan
 from partita.core.pools import check_pools
 from partita.core.report import AssetStatus, WhyLink, asset_status, chain_nodes, why_chain
 from partita.core.status import StatusResolver
-from partita.core.tasks import Source
+from partita.core.tasks import Source, code_fingerprint
 from partita.errors import PartitionKeyError, PlanError
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
 
@@ -94,6 +94,7 @@ class Project:
             str(self.root),
             resolve_storage(self.settings, self.root),
             dict(self.settings.storage_options),
+            code_fingerprint(self.graph),
         )
 
     @cached_property

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import json
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,17 +39,20 @@ class Source:
             it at the same path (a shared or identical checkout).
         storage: the data store URL, resolved (an absolute path for local disk).
         storage_options: fsspec options for the store.
+        code: a fingerprint of the assets' code versions: a worker that loaded other code
+            (a long-lived Dask worker, after the assets changed) loads the module again.
     """
 
     definitions: str
     base_dir: str
     storage: str
     storage_options: Mapping[str, Any] = field(default_factory=dict)
+    code: str = ""
 
     def key(self) -> str:
         """A stable identity, to keep one loaded project per source in each worker."""
         options = json.dumps(self.storage_options, sort_keys=True, default=str)
-        return "\n".join((self.definitions, self.base_dir, self.storage, options))
+        return "\n".join((self.definitions, self.base_dir, self.storage, options, self.code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +194,15 @@ class Workspace:
         return self._schemas[key]
 
 
+def code_fingerprint(graph: AssetGraph) -> str:
+    """A fingerprint of every asset's code version (see :attr:`Source.code`)."""
+    import hashlib
+
+    versions = sorted((item.key, item.code_version) for item in graph.assets)
+    lines = "\n".join(f"{key}={version}" for key, version in versions)
+    return hashlib.blake2b(lines.encode(), digest_size=8).hexdigest()
+
+
 def _combine(kind: str, values: list[Any]) -> Any:
     if kind in ("identity", "last", "previous") and len(values) == 1:
         return values[0]
@@ -208,6 +222,9 @@ def workspace(source: Source) -> Workspace:
         if key not in _loaded:
             from partita.assets.loader import load_definitions
 
+            module = sys.modules.get(source.definitions)
+            if module is not None:  # loaded before, for other code: load it afresh
+                importlib.reload(module)
             graph = load_definitions(source.definitions, Path(source.base_dir)).graph
             _loaded[key] = Workspace(graph, DataStore(source.storage, source.storage_options))
         return _loaded[key]
@@ -223,4 +240,13 @@ def warm_up(source: Source) -> None:
     workspace(source)
 
 
-__all__ = ["Input", "Source", "Task", "TaskResult", "Workspace", "run_tasks", "workspace"]
+__all__ = [
+    "Input",
+    "Source",
+    "code_fingerprint",
+    "Task",
+    "TaskResult",
+    "Workspace",
+    "run_tasks",
+    "workspace",
+]

@@ -20,10 +20,8 @@ from typing import Any
 import pytest
 
 import partita as pt
-from partita.core import materializer as materializer_module
 from partita.core.materializer import LEASE_POLL_S, UPSTREAM_FAILED
 from partita.core.status import FRESH
-from partita.errors import MaterializationError
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 DAY = "2026-04-08"

@@ -60,3 +60,23 @@ def test_a_bad_executor_is_one_clear_error(make_example, run_cli) -> None:
     assert "unknown executor 'spark'" in out.stderr
     assert "inline, threads, processes, dask" in out.stderr
     assert not (project / "data").exists()
+
+
+def test_an_unreachable_dask_scheduler_is_a_configuration_error(make_example, run_cli) -> None:
+    _require("distributed")
+    project = make_example("sales")
+    out = run_cli(
+        project,
+        "backfill",
+        "sales_report",
+        *RANGE,
+        "--executor",
+        "dask",
+        "--dask-address",
+        "tcp://127.0.0.1:9",
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in out.stderr
+    runs = run_cli(project, "runs", "--json")
+    assert runs.returncode == 0 and json.loads(runs.stdout) == []
