@@ -77,9 +77,15 @@ _LEASE_AND_VERSION = (
     .where(*_ONE_PARTITION)
     .with_for_update()
 )
-_LEASES_OF = select(
-    P.asset, P.partition, P.lease_owner, P.lease_token, P.lease_expires, P.version_id, P.failure
-).where(tuple_(P.asset, P.partition).in_(bindparam("w_pairs", expanding=True)))
+# Rows are locked in key order, the same in every writer, so that two writers locking
+# overlapping batches wait for each other rather than deadlock.
+_LEASES_OF = (
+    select(
+        P.asset, P.partition, P.lease_owner, P.lease_token, P.lease_expires, P.version_id, P.failure
+    )
+    .where(tuple_(P.asset, P.partition).in_(bindparam("w_pairs", expanding=True)))
+    .order_by(P.asset, P.partition)
+)
 _INSERT_PARTITION = insert(PartitionRow.__table__)
 _UPDATE_PARTITION = update(PartitionRow.__table__).where(*_ONE_PARTITION)
 _RELEASE = update(PartitionRow.__table__).where(

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 from partita.errors import CatalogError, ConfigError, LeaseLostError
-from partita.storage import Catalog, LogLine, NewVersion, PartitionState
+from partita.storage import AttemptEnd, Catalog, LogLine, NewVersion, PartitionState
 from partita.storage.engine import redact_url
 from tests.conftest import postgres_url
 
@@ -82,6 +82,59 @@ class TestCatalog:
     """The contract every catalog backend keeps."""
 
     # -- partition state ----------------------------------------------------------
+
+    def test_a_batch_is_leased_committed_and_recorded_partition_by_partition(
+        self, make_catalog
+    ) -> None:
+        catalog = make_catalog()
+        build(catalog, A, DAY3, new_version("v0"))
+        held = catalog.acquire(A, DAY2, "other-writer")
+        ids = catalog.create_run(
+            "run-1", "backfill", [A], [(A, d, "missing") for d in (DAY1, DAY2, DAY3)]
+        )
+
+        tokens = catalog.acquire_many([(A, DAY1), (A, DAY2), (A, DAY3)], "run-1")
+
+        assert tokens[0] == 1 and tokens[1] is None and tokens[2] == 2 and held == 1
+        first, third = ids[(A, DAY1)], ids[(A, DAY3)]
+        attempts = catalog.start_attempts("run-1", [(first, 1), (third, 1)])
+        assert len(set(attempts)) == 2
+        line = LogLine("run-1", first, 1, A, DAY1, 1.0, "INFO", "built")
+        ends = [
+            AttemptEnd(attempts[0], first, A, DAY1, 1, (line,), new_version("v1")),
+            AttemptEnd(attempts[1], third, A, DAY3, 1, (), new_version("v3")),  # stale token
+        ]
+        results = catalog.finish_attempts("run-1", ends)
+
+        assert results[0] is None and isinstance(results[1], LeaseLostError)
+        states = catalog.states([A])[A]
+        assert states[DAY1].version_id == "v1" and states[DAY3].version_id == "v0"
+        assert catalog.acquire(A, DAY1, "someone-else") is not None  # released
+        assert catalog.acquire(A, DAY3, "someone-else") is None  # still run-1's: not its token
+        steps = {(s.asset, s.partition): s for s in catalog.run("run-1").steps}
+        assert (steps[(A, DAY1)].status, steps[(A, DAY1)].version_id) == ("succeeded", "v1")
+        assert steps[(A, DAY3)].status == "failed" and "lease lost" in steps[(A, DAY3)].detail
+        assert steps[(A, DAY2)].status == "pending"
+        assert [ln.message for ln in catalog.logs("run-1", A, DAY1)] == ["built"]
+
+    def test_a_failed_attempt_keeps_the_lease_for_its_retry(self, make_catalog) -> None:
+        catalog = make_catalog()
+        ids = catalog.create_run("run-1", "backfill", [A], [(A, DAY1, "missing")])
+        step = ids[(A, DAY1)]
+        (token,) = catalog.acquire_many([(A, DAY1)], "run-1")
+        assert token is not None
+        (first,) = catalog.start_attempts("run-1", [(step, 1)])
+        catalog.finish_attempts(
+            "run-1", [AttemptEnd(first, step, A, DAY1, token, error="boom", final=False)]
+        )
+        assert catalog.acquire(A, DAY1, "someone-else") is None
+        (second,) = catalog.start_attempts("run-1", [(step, 2)])
+        catalog.finish_attempts("run-1", [AttemptEnd(second, step, A, DAY1, token, error="boom")])
+        (recorded,) = catalog.run("run-1").steps
+        assert (recorded.status, recorded.detail) == ("failed", "boom")
+        assert [a.status for a in recorded.attempts] == ["failed", "failed"]
+        assert catalog.states([A])[A][DAY1].failure == "boom"
+        assert catalog.acquire(A, DAY1, "someone-else") is not None
 
     def test_states_return_exactly_what_was_committed(self, make_catalog) -> None:
         catalog = make_catalog()
