@@ -134,7 +134,7 @@ class DaskBackend:
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # any free port: 8787 may be taken
                 host="127.0.0.1",
             )
             address = self._cluster.scheduler_address

@@ -52,7 +52,10 @@ DAYS = ("2026-04-01", "2026-04-08")
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[pt.Project]:
+def project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[pt.Project]:
+    """A project whose ``slow`` steps take 1 s (long enough to be killed in the middle),
+    or 0.1 s in tests marked ``quick``."""
+    delay = 0.1 if request.node.get_closest_marker("quick") else 1.0
     started = tmp_path / "started"
     started.mkdir()
     module = f"defs_{uuid.uuid4().hex}"
@@ -60,7 +63,7 @@ def project(tmp_path: Path) -> Iterator[pt.Project]:
     root.mkdir()
     (root / "partita.toml").write_text(f'definitions = "{module}.py"\n')
     (root / f"{module}.py").write_text(
-        textwrap.dedent(DEFS.format(started=str(started), delay=1.0))
+        textwrap.dedent(DEFS.format(started=str(started), delay=delay))
     )
     with pt.Project(root, clock=lambda: NOW) as opened:
         yield opened
@@ -108,6 +111,7 @@ def check_complete(project: pt.Project, result: Any) -> None:
     assert rerun.count("succeeded") == 0
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_a_backfill_on_threads_and_processes(project: pt.Project, executor: str) -> None:
     result = project.backfill("slow", *DAYS, executor=executor, workers=2)
@@ -138,7 +142,7 @@ def test_a_killed_dask_worker_s_step_runs_elsewhere(project: pt.Project) -> None
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             host="127.0.0.1",
         ) as cluster,
         distributed.Client(cluster) as client,
@@ -158,6 +162,7 @@ def test_a_killed_dask_worker_s_step_runs_elsewhere(project: pt.Project) -> None
     assert len(ran) >= 2 and ran[0] in killed and ran[-1] not in killed
 
 
+@pytest.mark.quick
 def test_the_dask_executor_starts_a_local_cluster(project: pt.Project) -> None:
     _require("distributed")
     result = project.backfill("slow", *DAYS, executor="dask", workers=2)
@@ -188,7 +193,11 @@ def test_a_long_lived_dask_cluster_runs_the_assets_as_they_are_now(tmp_path: Pat
     source = textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0))
     (root / "defs.py").write_text(source)
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address="127.0.0.1:0",
+        host="127.0.0.1",
     ) as cluster:
         address = cluster.scheduler_address
         with pt.Project(root, clock=lambda: NOW) as project:
