@@ -82,8 +82,9 @@ def plan(
     fresh: list[tuple[str, str]] = []
     todo: list[tuple[str, str]] = []
     for target in targets:
-        for key in target.partitions:
-            status = resolver.status(target.asset, key)
+        # A whole asset at a time: a backfill's range is computed in one pass.
+        keys = list(target.partitions)
+        for key, status in zip(keys, resolver.statuses(target.asset, keys), strict=True):
             if status.status == FRESH and not force:
                 fresh.append((target.asset, key))
                 continue
