@@ -421,13 +421,34 @@ class _Run:
     def execute(self, steps: Sequence[Step]) -> list[StepOutcome]:
         """Lease, re-check and attempt a batch of steps; an outcome for each, in order.
 
-        The partitions' leases come first, the slots of concurrency limits after (a
-        step with limits always runs in a batch of its own): a fresh step then takes no
-        slot, a slot is held only while a step runs, and no step holds a slot while it
-        waits for a partition lease (whose holder may be waiting for that slot).
+        The steps whose leases are free run together. Those another writer holds run
+        after them, one at a time, each waiting for its lease while this thread holds no
+        other: two writers whose batches overlap never wait on each other.
+        """
+        pairs = [(step.asset, step.partition) for step in steps]
+        tokens = self.m.catalog.acquire_many(pairs, self.run_id)
+        leased = [i for i, token in enumerate(tokens) if token is not None]
+        outcomes: dict[int, StepOutcome] = {}
+        if leased:
+            taken = [token for token in tokens if token is not None]
+            done = self._leased([steps[i] for i in leased], taken)
+            outcomes.update(zip(leased, done, strict=True))
+        for i, token in enumerate(tokens):
+            if token is None:
+                step = steps[i]
+                token = self.m.wait_for_lease(step.asset, step.partition, self.run_id)
+                outcomes[i] = self._leased([step], [token])[0]
+        return [outcomes[i] for i in range(len(steps))]
+
+    def _leased(self, steps: Sequence[Step], tokens: list[int]) -> list[StepOutcome]:
+        """Re-check and attempt steps whose leases are held (``tokens``).
+
+        The slots of concurrency limits come after the partition's lease (a step with
+        limits always runs in a batch of its own): a fresh step then takes no slot, a
+        slot is held only while a step runs, and no step holds a slot while it waits for
+        a partition lease (whose holder may be waiting for that slot).
         """
         catalog = self.m.catalog
-        tokens = self._leases(steps)
         outcomes: dict[int, StepOutcome] = {}
         held: HeldSlots | None = None
         try:
@@ -436,14 +457,12 @@ class _Run:
                 step = steps[i]
                 catalog.update_step(self._step_id(step), status=SKIPPED, detail=FRESH)
                 catalog.release(step.asset, step.partition, self.run_id, tokens[i])
-            for i in fresh:
-                outcomes[i] = self._outcome(steps[i], SKIPPED, FRESH)
+                outcomes[i] = self._outcome(step, SKIPPED, FRESH)
             todo = [i for i in range(len(steps)) if i not in fresh]
-            if not todo:
-                return [outcomes[i] for i in range(len(steps))]
-            if self.slots is not None and steps[todo[0]].asset in self.limits:
+            if todo and self.slots is not None and steps[todo[0]].asset in self.limits:
                 held = self.slots.acquire(self.limits[steps[todo[0]].asset])
-            outcomes.update(self._attempts(steps, todo, tokens, held.notes() if held else []))
+            if todo:
+                outcomes.update(self._attempts(steps, todo, tokens, held.notes() if held else []))
             return [outcomes[i] for i in range(len(steps))]
         finally:
             if held is not None and self.slots is not None:
@@ -459,17 +478,6 @@ class _Run:
         self, step: Step, status: str, detail: str | None = None, **more: Any
     ) -> StepOutcome:
         return StepOutcome(step.asset, step.partition, status, detail, run_id=self.run_id, **more)
-
-    def _leases(self, steps: Sequence[Step]) -> list[int]:
-        """Take every step's partition lease, waiting for those another writer holds."""
-        pairs = [(step.asset, step.partition) for step in steps]
-        tokens = self.m.catalog.acquire_many(pairs, self.run_id)
-        return [
-            token
-            if token is not None
-            else self.m.wait_for_lease(step.asset, step.partition, self.run_id)
-            for step, token in zip(steps, tokens, strict=True)
-        ]
 
     def _fresh(self, steps: Sequence[Step]) -> set[int]:
         """Re-check steps just before running them, against the catalog as it is now:

@@ -588,6 +588,41 @@ def test_a_lease_held_by_another_live_owner_makes_the_step_wait(make_project) ->
     assert_one_file_per_partition(project)
 
 
+def test_a_batch_waits_for_a_held_lease_only_after_its_other_steps_released_theirs(
+    make_project,
+) -> None:
+    # Two writers whose batches overlap must never each hold a lease the other waits for.
+    days = ["2026-04-06", "2026-04-07", "2026-04-08"]
+    held: dict[str, int] = {}
+    seen: list[dict[str, bool]] = []
+
+    def sleep(seconds: float) -> None:
+        if not seen:  # waiting for 04-07: the other days are built and their leases free
+            seen.append({d: project.catalog.acquire("up", d, "probe") is not None for d in days})
+            for day in (days[0], days[2]):
+                token = project.catalog.acquire("up", day, "probe")
+                project.catalog.release("up", day, "probe", token)
+            project.catalog.release("up", days[1], "other", held["token"])
+        elif len(seen) > 50:
+            raise RuntimeError("the lease was never granted")
+
+    project = make_project(
+        """
+        @pt.asset(partitions=daily)
+        def up(ctx: pt.Context) -> pa.Table:
+            return pa.table({"day": [ctx.partition_key]})
+        """,
+        sleep=sleep,
+    )
+    held["token"] = project.catalog.acquire("up", days[1], "other")
+
+    result = project.backfill("up", days[0], days[2])
+
+    assert result.ok and result.count("succeeded") == 3
+    assert seen[0] == {days[0]: True, days[1]: False, days[2]: True}
+    assert_one_file_per_partition(project)
+
+
 def test_a_step_that_waited_for_another_writer_is_skipped_when_that_writer_built_it(
     make_project,
 ) -> None:
