@@ -100,7 +100,10 @@ class ProcessBackend:
         pool = self._pool
         try:
             return pool.submit(run_tasks, self._source, list(tasks)).result()
-        except BrokenProcessPool as exc:
+        except (BrokenProcessPool, RuntimeError) as exc:
+            # RuntimeError: another thread shut this pool down to replace it.
+            if not isinstance(exc, BrokenProcessPool) and self._pool is pool:
+                raise
             with self._lock:
                 if self._pool is pool:  # the first thread to notice replaces it
                     pool.shutdown(wait=False, cancel_futures=True)
