@@ -274,13 +274,20 @@ def concat_values(values: list[object]) -> object:
         raise StorageError(f"cannot combine tables: {exc}") from exc
 
 
+# A stream's small chunks are gathered into row groups of up to this many rows or bytes
+# (in memory, before they are written): one row group per chunk made files larger and
+# slower to read. The bytes bound keeps the memory a stream needs bounded.
+ROW_GROUP_ROWS = 1 << 20
+ROW_GROUP_BYTES = 64 << 20
+
+
 def _write_stream(
     stream: pa.RecordBatchReader | Iterator[object],
     fileobj: Writable,
     schema: pa.Schema | None,
     asset: str,
 ) -> int:
-    """Write a stream's chunks as one Parquet file, one row group (or more) per chunk.
+    """Write a stream's chunks as one Parquet file, gathered into row groups.
 
     Returns:
         The rows written.
@@ -291,6 +298,8 @@ def _write_stream(
     sink = _Sink(fileobj)
     writer: pq.ParquetWriter | None = None
     rows = 0
+    pending: list[pa.Table] = []  # chunks gathered into one row group
+    pending_bytes = pending_rows = 0
     try:
         for number, chunk in enumerate(stream, start=1):
             table = _chunk_table(chunk, number, asset)
@@ -299,8 +308,16 @@ def _write_stream(
             table = _conform_chunk(table, known, number, asset)
             if writer is None:
                 writer = pq.ParquetWriter(sink, known)
-            writer.write_table(table)
+            pending.append(table)
+            pending_bytes += table.nbytes
+            pending_rows += table.num_rows
             rows += table.num_rows
+            if pending_bytes >= ROW_GROUP_BYTES or pending_rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                pending, pending_bytes, pending_rows = [], 0, 0
+        if pending and writer is not None:
+            writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+            pending = []
         if writer is None:
             if known is None:
                 raise StorageError(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pydantic import AwareDatetime, BaseModel, Field
 
 from partita.errors import SchemaError, StorageError
+from partita.storage import formats
 from partita.storage.formats import (
     Encoded,
     arrow_schema,
@@ -264,7 +265,10 @@ def test_kind_of_streams() -> None:
 
 
 @pytest.mark.parametrize("wrap", ["reader", "generator", "tables"])
-def test_stream_is_written_batch_by_batch(wrap: str) -> None:
+def test_stream_chunks_are_gathered_into_row_groups(
+    wrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(formats, "ROW_GROUP_ROWS", 3)
     chunks = batches([1, 2], [3], [4, 5, 6])
     expected = pa.Table.from_batches(chunks)
     if wrap == "reader":
@@ -276,7 +280,8 @@ def test_stream_is_written_batch_by_batch(wrap: str) -> None:
     encoded, data = encode(value)
     assert encoded == Encoded("parquet", "parquet", 6)
     assert read_value(data, "parquet").equals(expected)
-    assert pq.ParquetFile(pa.BufferReader(data)).metadata.num_row_groups == 3
+    groups = pq.ParquetFile(pa.BufferReader(data)).metadata
+    assert [groups.row_group(i).num_rows for i in range(groups.num_row_groups)] == [3, 3]
 
 
 def test_stream_bytes_are_deterministic() -> None:
