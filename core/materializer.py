@@ -452,12 +452,16 @@ class _Run:
         outcomes: dict[int, StepOutcome] = {}
         held: HeldSlots | None = None
         try:
-            fresh = self._fresh(steps)
-            for i in sorted(fresh):
-                step = steps[i]
-                catalog.update_step(self._step_id(step), status=SKIPPED, detail=FRESH)
-                catalog.release(step.asset, step.partition, self.run_id, tokens[i])
-                outcomes[i] = self._outcome(step, SKIPPED, FRESH)
+            fresh = sorted(self._fresh(steps))
+            catalog.skip_steps(
+                self.run_id,
+                [
+                    (self._step_id(steps[i]), steps[i].asset, steps[i].partition, tokens[i])
+                    for i in fresh
+                ],
+                FRESH,
+            )
+            outcomes.update((i, self._outcome(steps[i], SKIPPED, FRESH)) for i in fresh)
             todo = [i for i in range(len(steps)) if i not in fresh]
             if todo and self.slots is not None and steps[todo[0]].asset in self.limits:
                 held = self.slots.acquire(self.limits[steps[todo[0]].asset])

@@ -528,6 +528,36 @@ class Catalog:
         conn.execute(_UPDATE_PARTITION, _current_row(where, version, now))
         return row.failure
 
+    def skip_steps(
+        self, owner: str, skipped: Sequence[tuple[int, str, str, int]], detail: str
+    ) -> None:
+        """Record steps ``(step_id, asset, partition, token)`` as skipped for ``detail``
+        and give their leases back, in one transaction."""
+        if not skipped:
+            return
+        with self._write("skipping steps") as conn:
+            conn.execute(
+                _UPDATE_STEP,
+                [
+                    {"w_id": step_id, "status": "skipped", "detail": detail}
+                    for step_id, *_ in skipped
+                ],
+            )
+            conn.execute(
+                _RELEASE,
+                [
+                    {
+                        "w_asset": asset,
+                        "w_partition": partition,
+                        "w_owner": owner,
+                        "w_token": token,
+                        "lease_owner": None,
+                        "lease_expires": None,
+                    }
+                    for _, asset, partition, token in skipped
+                ],
+            )
+
     def finish_attempts(
         self, owner: str, ends: Sequence[AttemptEnd]
     ) -> list[str | LeaseLostError | None]:

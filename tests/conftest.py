@@ -217,6 +217,25 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
+def code_blocks(markdown: str, language: str) -> list[str]:
+    """The bodies of the page's code blocks in ``language``, in order."""
+    blocks: list[str] = []
+    fence: str | None = None
+    lines: list[str] = []
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if fence is None:
+            if line.startswith("```"):
+                fence, lines = line.removeprefix("```").strip(), []
+        elif line.startswith("```"):
+            if fence == language:
+                blocks.append("\n".join(lines))
+            fence = None
+        else:
+            lines.append(raw)
+    return blocks
+
+
 def catalog_query(project: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
     """Read the project's SQLite catalog directly (for assertions only)."""
     with sqlite3.connect(project / ".partita" / "catalog.db") as conn:

@@ -18,7 +18,7 @@ import fsspec
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import REPO, postgres_execute, postgres_text
+from tests.conftest import REPO, code_blocks, postgres_execute, postgres_text
 
 pytestmark = pytest.mark.slow
 
@@ -29,25 +29,6 @@ DAYS = [f"2026-04-{d:02d}" for d in range(1, 11)]
 ASSETS = ("raw_sales", "clean_sales", "sales_report")
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def code_blocks(markdown: str, language: str) -> list[str]:
-    """The bodies of the page's code blocks in ``language``, in order."""
-    blocks: list[str] = []
-    fence: str | None = None
-    lines: list[str] = []
-    for raw in markdown.splitlines():
-        line = raw.strip()
-        if fence is None:
-            if line.startswith("```"):
-                fence, lines = line.removeprefix("```").strip(), []
-        elif line.startswith("```"):
-            if fence == language:
-                blocks.append("\n".join(lines))
-            fence = None
-        else:
-            lines.append(raw)
-    return blocks
 
 
 def page_setup_and_commands() -> tuple[dict[str, str], list[str]]:

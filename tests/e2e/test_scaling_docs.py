@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, _require, cli_env
+from tests.conftest import BIN, _require, cli_env, code_blocks
 
 pytestmark = pytest.mark.slow
 
@@ -30,25 +30,6 @@ PAGE_HOST = "scheduler.example.com"
 PAGE_PORT = "8786"
 WORKERS = 2
 COMMAND_TIMEOUT = 600  # seconds; only a hang gets near it
-
-
-def code_blocks(markdown: str, language: str) -> list[str]:
-    """The bodies of the page's code blocks in ``language``, in order."""
-    blocks: list[str] = []
-    fence: str | None = None
-    lines: list[str] = []
-    for raw in markdown.splitlines():
-        line = raw.strip()
-        if fence is None:
-            if line.startswith("```"):
-                fence, lines = line.removeprefix("```").strip(), []
-        elif line.startswith("```"):
-            if fence == language:
-                blocks.append("\n".join(lines))
-            fence = None
-        else:
-            lines.append(raw)
-    return blocks
 
 
 def cluster_lines() -> tuple[str, str, list[str]]:
