@@ -7,10 +7,10 @@ Heavy modules (the catalog, pyarrow) are imported inside the commands so that
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -25,7 +25,28 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+
+class _Partita(TyperGroup):
+    """The root command. A :class:`PartitaError` becomes one line on stderr and exit 1 or 2,
+    and the project opened for the command is closed, however it ends: the entry point and
+    an in-process invocation (Typer's ``CliRunner``) behave the same."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        ctx.call_on_close(_close_project)
+        try:
+            return super().invoke(ctx)
+        except PartitaError as exc:
+            # A configuration error found as a run starts (an unreachable Dask scheduler)
+            # is still one: no step ran.
+            running = _state.get("running") and not isinstance(exc, ConfigError)
+            failed_run = running or isinstance(exc, MaterializationError)
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"error: {message}", file=sys.stderr)
+            raise typer.Exit(EXIT_FAILED if failed_run else EXIT_USAGE) from exc
+
+
 app = typer.Typer(
+    cls=_Partita,
     help="partita: keep date-partitioned data correct, fresh and cheap to rebuild.",
     no_args_is_help=True,
     add_completion=False,
@@ -39,7 +60,7 @@ class _ListByDefault(TyperGroup):
     """A group whose first argument, when it names no subcommand, is the argument of
     ``list``: ``partita partitions ASSET`` is ``partita partitions list ASSET``."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["list", *args]
         return super().parse_args(ctx, args)
@@ -118,14 +139,36 @@ def _exit(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _close_project() -> None:
+    project = _state.pop("project", None)
+    if project is not None:
+        project.close()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from partita import __version__
+
+        print(f"partita {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     project: Annotated[
         str | None,
         typer.Option("--project", help="Project directory (default: $PARTITA_PROJECT or cwd)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
+    _state.clear()  # one command's project, consoles and run flag; nothing from the last one
     _state["path"] = project
+    _show_delivery_warnings()
 
 
 def _print_plan(planned: Plan, as_json: bool) -> None:
@@ -547,41 +590,36 @@ def ui(
     serve(project, host, port)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (a test's capture too)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _show_delivery_warnings() -> None:
     """An alert or lineage event that could not be delivered is one warning line on
     stderr, never an error."""
-    import logging
-
     for name in ("partita.alerts", "partita.openlineage"):
         logger = logging.getLogger(name)
         if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
+            handler = _StderrHandler()
             handler.setFormatter(logging.Formatter("warning: %(message)s"))
             logger.addHandler(handler)
 
 
 def main() -> None:
-    """Entry point: run the app; print a PartitaError as one line and exit 1 or 2.
+    """Entry point of the ``partita`` command (and ``python -m partita``).
 
     Errors in what was asked (definitions, configuration, arguments) exit 2; errors
     while a run executes (a step, the catalog, the storage) exit 1.
     """
-    _show_delivery_warnings()
-    try:
-        app()
-    except PartitaError as exc:
-        # A configuration error found as a run starts (an unreachable Dask scheduler)
-        # is still one: no step ran.
-        running = _state.get("running") and not isinstance(exc, ConfigError)
-        failed_run = running or isinstance(exc, MaterializationError)
-        code = EXIT_FAILED if failed_run else EXIT_USAGE
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(code)
-    finally:
-        project = _state.get("project")
-        if project is not None:
-            project.close()
+    app(prog_name="partita")
 
 
 if __name__ == "__main__":

@@ -197,24 +197,46 @@ def make_example(tmp_path: Path) -> Callable[[str], Path]:
     return make
 
 
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def run_partita(
+    project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``partita`` as a real process in a project directory."""
+    return subprocess.run(
+        [partita_executable(), *args],
+        cwd=project,
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def invoke_partita(
+    project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``partita`` in this process (tests/inprocess.py), as :func:`run_partita` would."""
+    from tests import inprocess
+
+    del timeout  # a call in this process cannot be stopped; only a hang would need it
+    return inprocess.run(project, list(args), cli_env(env))
+
+
 @pytest.fixture
-def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the installed ``partita`` in a project directory."""
+def run_cli() -> RunCli:
+    """Run ``partita`` in a project directory, in this process: ``run_cli(project, *args,
+    env=...)`` gives the exit code, stdout and stderr a real process would."""
+    return invoke_partita
 
-    def run(
-        project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [partita_executable(), *args],
-            cwd=project,
-            env=cli_env(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
 
-    return run
+@pytest.fixture
+def run_process() -> RunCli:
+    """Run the installed ``partita`` as a real process: for what only a process shows (the
+    entry point, signals, several processes at once)."""
+    return run_partita
 
 
 def code_blocks(markdown: str, language: str) -> list[str]:

@@ -3,7 +3,9 @@
 The commands are the ``$ `` lines of the ```console blocks. A page's commands run one after the
 other in a fresh copy of its example project (the reader's working directory, starting with no
 state), with the running interpreter's bin folder -- where the installed ``partita`` is -- first
-on PATH. A command expected to fail says so with a trailing ``# exits N``.
+on PATH. A command expected to fail says so with a trailing ``# exits N``. A ``partita`` command
+runs in this process (tests/inprocess.py: the exit code and output of the installed command, in
+a fraction of the time); anything else (``ls``, ``cp``, pipes, ``./scripts/demo``) in a shell.
 
 The example is examples/sales unless the page names another before its first heading, on a line
 of its own: ``<!-- example: events -->`` runs the page's commands in examples/events.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import inprocess
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -41,6 +46,8 @@ NOT_RUN = frozenset({"./scripts/test"})
 SHELL_SETUP = frozenset({"source .venv/bin/activate"})
 EXPECTED_EXIT = re.compile(r"#\s*exits\s+(\d+)\s*$")
 EXAMPLE_MARK = re.compile(r"<!--\s*example:\s*([a-z0-9_]+)\s*-->")
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
+OPERATOR = re.compile(r"[();<>|&]+")
 COMMAND_TIMEOUT = 600  # seconds; only a hang gets near it
 # Left out of copies: what a checkout's .gitignore leaves out (state, caches, builds).
 IGNORED = shutil.ignore_patterns(
@@ -140,17 +147,44 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
+def partita_call(line: str, cwd: Path) -> tuple[Path, dict[str, str], list[str]] | None:
+    """A ``partita`` command line as (working directory, environment additions, arguments),
+    for this process to run; ``None`` for anything a shell must run (other programs,
+    pipes, redirections, expansions).
+
+    Understood: a leading ``cd DIR &&``, then ``NAME=value`` assignments, then ``partita``.
+    """
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    words = list(lexer)  # a trailing `# comment` is dropped
+    if words[:1] == ["cd"] and words[2:3] == ["&&"]:
+        cwd, words = cwd / words[1], words[3:]
+    env: dict[str, str] = {}
+    while words and ASSIGNMENT.fullmatch(words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    shell_only = "$" in line or "`" in line or any(OPERATOR.fullmatch(w) for w in words)
+    if words[:1] != ["partita"] or shell_only:
+        return None
+    return cwd, env, words[1:]
+
+
 def run(command: Command, cwd: Path, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        command.line,
-        shell=True,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
+    call = partita_call(command.line, cwd)
+    if call is None:
+        result = subprocess.run(
+            command.line,
+            shell=True,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+    else:
+        where, assigned, args = call
+        result = inprocess.run(where, args, {**env, **assigned})
     if result.returncode != command.exit_code:
         pytest.fail(
             f"$ {command.line}\n"
@@ -241,3 +275,26 @@ def test_page_example_is_named_before_the_first_heading() -> None:
 def test_every_page_names_an_existing_example(page: Path) -> None:
     name = page_example(page.read_text(encoding="utf-8"))
     assert (EXAMPLES / name / "partita.toml").is_file(), f"{page_id(page)} names {name!r}"
+
+
+def test_partita_calls_are_told_apart_from_shell_commands(tmp_path: Path) -> None:
+    assert partita_call("partita status --stale", tmp_path) == (tmp_path, {}, ["status", "--stale"])
+    assert partita_call("partita doctor   # exits 1", tmp_path) == (tmp_path, {}, ["doctor"])
+    assert partita_call('partita read v --partition "2026-03-29|eu"', tmp_path) == (
+        tmp_path,
+        {},
+        ["read", "v", "--partition", "2026-03-29|eu"],
+    )
+    assert partita_call("cd .. && PARTITA_PROJECT=sales partita status raw", tmp_path) == (
+        tmp_path / "..",
+        {"PARTITA_PROJECT": "sales"},
+        ["status", "raw"],
+    )
+    for line in (
+        "partita partitions raw_sales | wc -l",
+        "partita status > out.txt",
+        "partita status --from $DAY",
+        "ls .partita/data",
+        "./scripts/demo",
+    ):
+        assert partita_call(line, tmp_path) is None, line
