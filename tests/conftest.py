@@ -1,4 +1,12 @@
-"""Shared fixtures: example projects, the installed CLI, a PostgreSQL server and S3 (moto)."""
+"""Shared fixtures: example projects, the installed CLI, a PostgreSQL server, S3 (moto) and
+a Dask cluster; the test tiers and the hypothesis profiles.
+
+Tiers: ``slow`` marks, automatically, every test in an end-to-end folder and every test
+that uses a fixture starting a real process, server or browser (:data:`SLOW_FOLDERS`,
+:data:`SLOW_FIXTURES`); ``-m "not slow"`` is the fast tier (``scripts/test --fast``).
+Hypothesis runs more examples with ``CI=true`` than on a developer's machine
+(``HYPOTHESIS_PROFILE=ci`` or ``dev`` chooses).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +22,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+import hypothesis
 import pytest
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
+CI = os.environ.get("CI", "").lower() == "true"
 EXAMPLES = REPO / "examples"
 BIN = Path(sys.executable).parent
 # The PostgreSQL server the tests may use: its maintenance database, where they create
@@ -25,6 +35,39 @@ BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get(
     "PARTITA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+hypothesis.settings.register_profile("ci", max_examples=100, deadline=None)
+hypothesis.settings.register_profile("dev", max_examples=20, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if CI else "dev"))
+
+# Folders of end-to-end tests, fixtures that start a real process, server or browser, and
+# the parameters that put a test on a server (a backend on PostgreSQL or S3): a test in
+# one, or using one, is `slow` (left out of the fast tier).
+SLOW_FOLDERS = frozenset({"e2e"})
+SERVER_PARAMETERS = frozenset({"postgres", "postgresql", "s3"})
+SLOW_FIXTURES = frozenset(
+    {
+        "run_process",
+        "start_process",
+        "postgres_database",
+        "make_postgres_database",
+        "s3_bucket",
+        "dask_cluster",
+        "ui_server",
+        "page",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folders = set(item.path.relative_to(REPO / "tests").parts[:-1])
+        uses = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on = {v for v in (callspec.params.values() if callspec else ()) if isinstance(v, str)}
+        if folders & SLOW_FOLDERS or uses & SLOW_FIXTURES or on & SERVER_PARAMETERS:
+            item.add_marker(pytest.mark.slow)
 
 
 def partita_executable() -> str:
@@ -59,7 +102,7 @@ def postgres_url() -> str:
 
 
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() == "true":
+    if CI:
         pytest.fail(reason)
     pytest.skip(reason, allow_module_level=True)  # also from a test module's top level
 
@@ -183,6 +226,21 @@ def s3_bucket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, d
             server.stop()
 
 
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[str]:
+    """A local Dask cluster (two single-threaded worker processes on 127.0.0.1) for the
+    test session: its scheduler's address. Tests that stop or kill workers make their own."""
+    distributed = _require("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address="127.0.0.1:0",
+        host="127.0.0.1",
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
 @pytest.fixture
 def make_example(tmp_path: Path) -> Callable[[str], Path]:
     """Copy an example project (without its state) into a fresh folder."""
@@ -237,6 +295,34 @@ def run_process() -> RunCli:
     """Run the installed ``partita`` as a real process: for what only a process shows (the
     entry point, signals, several processes at once)."""
     return run_partita
+
+
+@pytest.fixture
+def start_process() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start the installed ``partita`` in the background: ``start_process(project, *args,
+    env=...)`` gives the process, its stdout and stderr piped as text. Whatever is still
+    running when the test ends is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(
+        project: Path, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [partita_executable(), *args],
+            cwd=project,
+            env=cli_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=60)
 
 
 def code_blocks(markdown: str, language: str) -> list[str]:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from partita.assets.cron import CronExpression
@@ -432,7 +432,6 @@ def _seconds(moments: list[pendulum.DateTime]) -> list[float]:
     return [m.timestamp() for m in moments]
 
 
-@settings(max_examples=150, deadline=None)
 @given(cases(), st.integers(1, 72))
 def test_fires_are_strictly_increasing_and_each_matches(
     case: tuple[CronExpression, str, dt.datetime], hours: int
@@ -444,7 +443,6 @@ def test_fires_are_strictly_increasing_and_each_matches(
     assert all(start.timestamp() <= t.timestamp() < start.timestamp() + hours * 3600 for t in found)
 
 
-@settings(max_examples=150, deadline=None)
 @given(cases())
 def test_next_and_previous_are_inverse_neighbours(
     case: tuple[CronExpression, str, dt.datetime],
@@ -464,7 +462,6 @@ def test_next_and_previous_are_inverse_neighbours(
     assert between == ([moment.timestamp()] if expr.matches(moment, tz) else [])
 
 
-@settings(max_examples=150, deadline=None)
 @given(cases(), st.integers(0, 48 * 60), st.integers(0, 48 * 60))
 def test_fires_between_tiles_and_agrees_with_next_after(
     case: tuple[CronExpression, str, dt.datetime], first: int, second: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import partita as pt
@@ -197,7 +197,6 @@ def dags(draw: st.DrawFn) -> dict[str, list[str]]:
     }
 
 
-@settings(max_examples=150, deadline=None)
 @given(dags())
 def test_the_order_puts_every_upstream_first(deps: dict[str, list[str]]) -> None:
     graph = AssetGraph([make(k, dict.fromkeys(v)) for k, v in deps.items()])
@@ -210,7 +209,6 @@ def test_the_order_puts_every_upstream_first(deps: dict[str, list[str]]) -> None
     assert shuffled.order == graph.order  # independent of declaration order
 
 
-@settings(max_examples=150, deadline=None)
 @given(dags(), st.data())
 def test_a_back_edge_makes_a_named_cycle(deps: dict[str, list[str]], data: st.DataObject) -> None:
     names = list(deps)

@@ -45,7 +45,8 @@ from partita.assets import (
 from partita.assets.timekeys import day_start
 from partita.errors import PartitionKeyError
 
-PROPERTIES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Examples and deadline: the hypothesis profile (tests/conftest.py).
+PROPERTIES = settings(suppress_health_check=[HealthCheck.too_slow])
 
 UTC = dt.UTC
 TICK = dt.timedelta(microseconds=1)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -50,7 +50,6 @@ TIMEZONES = [
     "Africa/Cairo",
     "Asia/Kolkata",
 ]
-FAST = settings(max_examples=100, deadline=None)
 days = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2035, 12, 31))
 
 
@@ -626,7 +625,6 @@ def test_windows_start_at_midnight_on_dst_days(timezone: str) -> None:
         assert hours(window) in (23, 24, 25)
 
 
-@FAST
 @given(day=days, timezone=st.sampled_from(TIMEZONES), span=st.integers(1, 4))
 def test_consecutive_days_tile_time(day: dt.date, timezone: str, span: int) -> None:
     definition = DailyPartitions(start="2000-01-01", timezone=timezone)
@@ -641,7 +639,6 @@ def test_consecutive_days_tile_time(day: dt.date, timezone: str, span: int) -> N
         assert 22 <= hours(window) <= 26
 
 
-@FAST
 @given(day=days, timezone=st.sampled_from(TIMEZONES))
 def test_a_windows_bounds_are_midnights_where_midnight_exists(day: dt.date, timezone: str) -> None:
     window = DailyPartitions(start="2000-01-01", timezone=timezone).window(day.isoformat())

@@ -10,8 +10,6 @@ import pytest
 
 from tests.conftest import catalog_query, data_files
 
-pytestmark = pytest.mark.slow
-
 HEADER = """
 import pyarrow as pa
 import partita as pt

@@ -11,8 +11,6 @@ import pytest
 
 from tests.conftest import catalog_query, data_files
 
-pytestmark = pytest.mark.slow
-
 # Bounded ranges, all in the past: the CLI reads the real clock.
 KEYED = """
 import partita as pt

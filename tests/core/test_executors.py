@@ -185,26 +185,19 @@ def test_remote_executors_need_storage_every_worker_sees(tmp_path: Path) -> None
         check_executor("dask", 2, None)
 
 
-def test_a_long_lived_dask_cluster_runs_the_assets_as_they_are_now(tmp_path: Path) -> None:
-    distributed = _require("distributed")
+def test_a_long_lived_dask_cluster_runs_the_assets_as_they_are_now(
+    tmp_path: Path, dask_cluster: str
+) -> None:
     root = tmp_path / "project"
     root.mkdir()
     (root / "partita.toml").write_text('definitions = "defs.py"\n')
     source = textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0))
     (root / "defs.py").write_text(source)
-    with distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address="127.0.0.1:0",
-        host="127.0.0.1",
-    ) as cluster:
-        address = cluster.scheduler_address
-        with pt.Project(root, clock=lambda: NOW) as project:
-            first = project.backfill("slow", *DAYS, executor="dask", dask_address=address)
-            assert first.ok
-        (root / "defs.py").write_text(source.replace('"twice"', '"double"'))
-        with pt.Project(root, clock=lambda: NOW) as project:
-            second = project.backfill("slow", *DAYS, executor="dask", dask_address=address)
-            assert second.ok and second.count("succeeded") == 8
-            assert "double" in project.read("slow", "2026-04-02").column_names
+    with pt.Project(root, clock=lambda: NOW) as project:
+        first = project.backfill("slow", *DAYS, executor="dask", dask_address=dask_cluster)
+        assert first.ok
+    (root / "defs.py").write_text(source.replace('"twice"', '"double"'))
+    with pt.Project(root, clock=lambda: NOW) as project:
+        second = project.backfill("slow", *DAYS, executor="dask", dask_address=dask_cluster)
+        assert second.ok and second.count("succeeded") == 8
+        assert "double" in project.read("slow", "2026-04-02").column_names

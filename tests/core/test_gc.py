@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as pads
 import pytest
@@ -117,9 +118,9 @@ def test_gc_removes_unreferenced_files_once_older_than_the_grace(
 
 
 def test_gc_aborts_incomplete_uploads_older_than_the_grace(
-    make_site: Callable[[str, str], Site],
+    make_site: Callable[[str, str], Site], s3_bucket: tuple[str, dict[str, Any]]
 ) -> None:
-    site = make_site("s3", "sqlite")
+    site = make_site("s3", "sqlite")  # in s3_bucket
     site.build()
     bucket, _, prefix = site.root.partition("/")
     path = f"clean_sales/date={DAYS[0]}/part-{new_version_id()}.parquet"

@@ -47,7 +47,8 @@ States = dict[str, dict[str, PartitionState]]
 Node = tuple[str, str]
 
 FIRST_DAY = dt.date(2026, 1, 1)
-PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Examples and deadline: the hypothesis profile (tests/conftest.py).
+PROPERTIES = settings(suppress_health_check=[HealthCheck.too_slow])
 
 
 def node(ctx: pt.Context) -> None:

@@ -25,8 +25,6 @@ from tests.conftest import (
     postgres_execute,
 )
 
-pytestmark = pytest.mark.slow
-
 APRIL = ("--from", "2026-04-01", "--to", "2026-04-30")
 ASSETS = ("raw_sales", "clean_sales", "sales_report")
 

@@ -218,7 +218,6 @@ PAGES_WITH_COMMANDS = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES_WITH_COMMANDS)
 def test_page_commands_run_in_order(page: Path, tmp_path: Path) -> None:
     run_page(page, tmp_path)

@@ -11,14 +11,15 @@ ASSETS = ("sales_report", "warehouse_sales")
 
 
 def test_the_sales_backfill_runs_with_each_executor_and_writes_the_same(
-    make_example, run_cli
+    make_example, run_cli, dask_cluster: str
 ) -> None:
-    _require("distributed")
     seen = {}
     for executor in ("inline", "threads", "processes", "dask"):
         project = make_example("sales")
         project = project.rename(project.with_name(f"sales-{executor}"))
         args = ("backfill", *ASSETS, *RANGE, "--executor", executor, "--workers", "2", "--json")
+        if executor == "dask":  # a cluster that outlives the run, as a team's would
+            args += ("--dask-address", dask_cluster)
 
         first = run_cli(project, *args, timeout=300)
 

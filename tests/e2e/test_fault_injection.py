@@ -43,8 +43,6 @@ import pytest
 import partita
 from tests.conftest import EXAMPLES, cli_env, partita_executable, postgres_execute
 
-pytestmark = pytest.mark.slow
-
 RUNNER = Path(__file__).with_name("faultrunner.py")
 FIRST, LAST = "2026-04-01", "2026-04-08"
 DAYS = [f"2026-04-{d:02d}" for d in range(1, 9)]
@@ -521,7 +519,17 @@ def run_scenario(
     return outcome
 
 
+@pytest.fixture(scope="module")
+def expected(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str], tuple[int | None, str]]:
+    return reference(tmp_path_factory.mktemp("faults"))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
 def test_every_fault_is_recovered_by_a_rerun(
+    config: Config,
+    expected: dict[tuple[str, str], tuple[int | None, str]],
     tmp_path: Path,
     make_postgres_database: Callable[[], str],
     s3_bucket: tuple[str, dict[str, Any]],
@@ -533,9 +541,8 @@ def test_every_fault_is_recovered_by_a_rerun(
     # The moto server runs in this process: let it accept the small parts the runner uploads.
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
     chosen = seed()
-    expected = reference(tmp_path)
     began = time.monotonic()
-    counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    counts: collections.Counter[str] = collections.Counter()
     problems: list[str] = []
     kills = raised = duplicates = partials = 0
 
@@ -543,41 +550,39 @@ def test_every_fault_is_recovered_by_a_rerun(
         with capsys.disabled():
             print(line, flush=True)
 
-    say(f"\nfault injection: seed={chosen} (PARTITA_FAULT_SEED={chosen} replays it)")
+    say(f"\nfault injection {config.name}: seed={chosen} (PARTITA_FAULT_SEED={chosen} replays it)")
     launcher = Launcher()
+    plan = fault_plan(config, random.Random(f"{chosen}/{config.name}"))
     try:
-        for config in CONFIGS:
-            rng = random.Random(f"{chosen}/{config.name}")
-            for index, rounds in enumerate(fault_plan(config, rng)):
-                site = make_site(tmp_path, config, index, make_postgres_database, s3_bucket)
-                clock = time.monotonic()
-                outcome = run_scenario(launcher, site, config, rounds, rng, expected)
+        for index, rounds in enumerate(plan):
+            rng = random.Random(f"{chosen}/{config.name}/{index}")
+            site = make_site(tmp_path, config, index, make_postgres_database, s3_bucket)
+            clock = time.monotonic()
+            outcome = run_scenario(launcher, site, config, rounds, rng, expected)
+            say(
+                f"{config.name} #{index}: {time.monotonic() - clock:.1f} s, "
+                f"{outcome.temps} hidden temporaries left before the rerun"
+            )
+            for (point, n), fired in outcome.faults:
+                counts[point if fired else f"{point} (not reached)"] += 1
+                if fired:
+                    kills += point in KILLS + S3_KILLS
+                    raised += point not in KILLS + S3_KILLS
                 say(
-                    f"{config.name} #{index}: {time.monotonic() - clock:.1f} s, "
-                    f"{outcome.temps} hidden temporaries left before the rerun"
+                    f"{config.name} #{index} fault={point} n={n} seed={chosen}"
+                    f"{'' if fired else ' (not reached)'} -> "
+                    f"duplicates={outcome.duplicates} partials={outcome.partials}"
                 )
-                for (point, n), fired in outcome.faults:
-                    counts[config.name][point if fired else f"{point} (not reached)"] += 1
-                    if fired:
-                        kills += point in KILLS + S3_KILLS
-                        raised += point not in KILLS + S3_KILLS
-                    say(
-                        f"{config.name} #{index} fault={point} n={n} seed={chosen}"
-                        f"{'' if fired else ' (not reached)'} -> "
-                        f"duplicates={outcome.duplicates} partials={outcome.partials}"
-                    )
-                duplicates += outcome.duplicates
-                partials += outcome.partials
-                problems += [f"{config.name} #{index}: {p}" for p in outcome.problems]
+            duplicates += outcome.duplicates
+            partials += outcome.partials
+            problems += [f"{config.name} #{index}: {p}" for p in outcome.problems]
     finally:
         launcher.close()
-    say(f"fault injection summary (seed={chosen}, {time.monotonic() - began:.0f} s):")
-    for name, found in counts.items():
-        say(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in sorted(found.items())))
-    say(
-        f"  total: kills={kills} raised faults={raised} -> "
-        f"duplicates={duplicates} partials={partials}"
-    )
+    say(f"fault injection {config.name} (seed={chosen}, {time.monotonic() - began:.0f} s):")
+    say("  " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    say(f"  kills={kills} raised faults={raised} -> duplicates={duplicates} partials={partials}")
     assert problems == []
     assert duplicates == 0 and partials == 0
-    assert kills >= 50
+    # Each process of each round is armed with one kill: most of them must fire.
+    dealt = config.scenarios * len(ROUNDS) * len(RANGES)
+    assert kills >= 0.75 * dealt, f"only {kills} of {dealt} kills fired"

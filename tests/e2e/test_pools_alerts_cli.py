@@ -17,8 +17,6 @@ import pytest
 from tests.conftest import cli_env, partita_executable
 from tests.core._webhook import SECRET_PATH, WebhookServer
 
-pytestmark = pytest.mark.slow
-
 # Each step of ``raw`` counts itself in counter.json under an fcntl lock, so the peak
 # is exact across processes. A step of the partition named in HANG_ON hangs instead.
 ASSETS = """\

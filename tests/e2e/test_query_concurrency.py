@@ -15,8 +15,6 @@ import pytest
 
 from tests.conftest import catalog_query, cli_env
 
-pytestmark = pytest.mark.slow
-
 DAYS = ("2026-04-01", "2026-04-05")
 SQL = "select day, sum(amount) as total, count(*) as n from clean_sales group by 1 order by 1"
 WANTED_OVERLAPS = 20

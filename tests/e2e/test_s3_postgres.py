@@ -15,12 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import fsspec
-import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import REPO, code_blocks, postgres_execute, postgres_text
-
-pytestmark = pytest.mark.slow
 
 PAGE = REPO / "docs" / "s3-and-postgres.md"
 PASSWORD = "pw-4c1e9f-must-not-leak"

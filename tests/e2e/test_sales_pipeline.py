@@ -11,8 +11,6 @@ import pytest
 
 from tests.conftest import catalog_query, data_files
 
-pytestmark = pytest.mark.slow
-
 DAY = "2026-04-08"
 WINDOW_DAYS = [f"2026-04-0{d}" for d in range(1, 9)]  # 14-day window clipped at the start
 

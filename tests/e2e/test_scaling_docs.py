@@ -19,11 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import BIN, _require, cli_env, code_blocks
-
-pytestmark = pytest.mark.slow
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "scaling-out.md"
 PAGE_HOST = "scheduler.example.com"

@@ -16,12 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
-import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import postgres_text
-
-pytestmark = pytest.mark.slow
 
 PASSWORD = "pw-93be01-config-secret"
 ACCESS_KEY = "AKIA93BE01CONFIGKEY"

@@ -79,9 +79,10 @@ def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[Backend]:
         bucket, options = request.getfixturevalue("s3_bucket")
         root = f"s3://{bucket}/prefix-{uuid.uuid4().hex}"
     yield Backend(root, options)
-    fs, path = fsspec.core.url_to_fs(root, skip_instance_cache=True, **options)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
+    if request.param == "memory":  # the bucket, on a server of this session, goes with it
+        fs, path = fsspec.core.url_to_fs(root)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, _require, cli_env, partita_executable
+from tests.conftest import EXAMPLES, _require
 
 _require("fastapi")  # the ui extra (in the test extra): a skip locally, a failure on CI
 from fastapi.testclient import TestClient  # noqa: E402
@@ -391,32 +391,22 @@ def test_no_credential_appears_in_any_page_or_response(
 # -- the command -------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_partita_ui_prints_its_url_and_serves_pages(tmp_path: Path) -> None:
+def test_partita_ui_prints_its_url_and_serves_pages(
+    tmp_path: Path, start_process: Callable[..., subprocess.Popen[str]]
+) -> None:
     project_dir = _copy_sales(tmp_path / "sales")
-    server = subprocess.Popen(
-        [partita_executable(), "ui", "--port", "0"],
-        cwd=project_dir,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        found = re.fullmatch(r"partita ui: (http://127\.0\.0\.1:(\d+)/)\n", line)
-        assert found, (line, server.poll())
-        assert int(found.group(2)) > 0
-        with urllib.request.urlopen(found.group(1), timeout=30) as response:
-            page = response.read().decode()
-        assert response.status == 200
-        assert 'data-testid="asset-graph"' in page
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        server.stdout.close()
-        server.stderr.close()
+    server = start_process(project_dir, "ui", "--port", "0")
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    found = re.fullmatch(r"partita ui: (http://127\.0\.0\.1:(\d+)/)\n", line)
+    assert found, (line, server.poll())
+    assert int(found.group(2)) > 0
+    with urllib.request.urlopen(found.group(1), timeout=30) as response:
+        page = response.read().decode()
+    assert response.status == 200
+    assert 'data-testid="asset-graph"' in page
+    server.terminate()
+    server.wait(timeout=30)
 
 
 def test_partita_ui_refuses_a_taken_port(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
