@@ -36,7 +36,7 @@ from pathlib import Path
 
 import partita as pt
 
-daily = pt.DailyPartitions(start="{start}", timezone="UTC")
+daily = pt.DailyPartitions(start="{start}", end="{end}", timezone="UTC")
 
 
 @pt.asset(partitions=daily)
@@ -60,12 +60,16 @@ nightly = pt.Schedule("nightly", assets=["report"], max_per_tick=3)
 
 
 def daemon_project(tmp_path: Path, days: int = 5, catalog: str | None = None) -> Path:
-    """A project whose schedule has ``days`` closed daily windows today (real clock)."""
-    start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+    """A project whose schedule has ``days`` closed daily windows: the days before today
+    (real clock; the daemon runs as a process). They end yesterday, so a test that runs
+    past midnight finds no new one."""
+    today = dt.datetime.now(dt.UTC).date()
+    start = today - dt.timedelta(days=days)
     settings = f"lease_seconds = {LEASE_SECONDS}\n"
     if catalog:
         settings += f'catalog = "{catalog}"\n'
-    return write_project(tmp_path / "project", ASSETS.format(start=start.isoformat()), settings)
+    source = ASSETS.format(start=start.isoformat(), end=today.isoformat())
+    return write_project(tmp_path / "project", source, settings)
 
 
 class DaemonProcess:
