@@ -1,17 +1,20 @@
-"""Fixtures for core tests: no inherited ``PARTITA_*`` settings, and catalog states as
-plain values for status, planner and report tests."""
+"""Fixtures for core tests: no inherited ``PARTITA_*`` settings, projects made in a test's
+folder (``make_project``), and catalog states as plain values for status, planner and
+report tests."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
 from partita.assets import AssetGraph
 from partita.core.status import StatusResolver, input_fingerprint
 from partita.storage.records import PartitionState
+from tests.projects import ProjectFactory
 
 States = dict[str, dict[str, PartitionState]]
 RecordBuild = Callable[..., States]
@@ -21,6 +24,24 @@ RecordBuild = Callable[..., States]
 def _no_partita_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PARTITA_STORAGE", "PARTITA_CATALOG", "PARTITA_PROJECT"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def definitions_header() -> str:
+    """Code put before every definitions module ``make_project`` writes: a test module
+    overrides this fixture with the imports and partitions its projects share."""
+    return ""
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, definitions_header: str) -> Iterator[ProjectFactory]:
+    """``make_project(source, settings, files=..., name=..., clock=..., sleep=...)``
+    writes a project in the test's folder and opens it (see ``ProjectFactory``);
+    ``make_project(root=...)`` opens another ``Project`` on one. All are closed after
+    the test."""
+    factory = ProjectFactory(tmp_path, definitions_header)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,22 +8,19 @@ import datetime as dt
 import json
 import logging
 import sys
-import textwrap
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import partita as pt
 from partita.core.alerts import alert_event, event_environment
 from partita.core.materializer import StepOutcome
 from partita.errors import ConfigError
 from tests.core._webhook import SECRET_PATH, WebhookServer
+from tests.projects import ProjectFactory
 
-NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 DAY = "2026-04-08"
 EVENT_KEYS = {"event", "asset", "partition", "run_id", "attempts", "at", "project"}
 
@@ -45,44 +42,15 @@ def sales(ctx: pt.Context) -> dict:
 """
 
 
-class Sleeps(list[float]):
-    """A ``sleep`` that records the delays asked for and returns at once."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 @pytest.fixture
 def webhook() -> Iterator[WebhookServer]:
     with WebhookServer() as server:
         yield server
 
 
-MakeProject = Callable[..., pt.Project]
-
-
-@pytest.fixture
-def make_project(tmp_path: Path) -> Iterator[MakeProject]:
-    """``make_project(alerts, retries=2, files={})``: a project whose partita.toml has the
-    ``alerts`` TOML, with extra ``files`` (name -> text) in its directory."""
-    opened: list[pt.Project] = []
-
-    def make(alerts: str, *, retries: int = 2, files: dict[str, str] | None = None) -> pt.Project:
-        module = f"defs_{uuid.uuid4().hex}"
-        root = tmp_path / module
-        root.mkdir()
-        toml = f'definitions = "{module}.py"\n' + textwrap.dedent(alerts)
-        (root / "partita.toml").write_text(toml)
-        (root / f"{module}.py").write_text(SOURCE.replace("RETRIES", str(retries)))
-        for name, text in (files or {}).items():
-            (root / name).write_text(textwrap.dedent(text))
-        project = pt.Project(root, clock=lambda: NOW, sleep=Sleeps())
-        opened.append(project)
-        return project
-
-    yield make
-    for project in opened:
-        project.close()
+def sales(retries: int = 2) -> str:
+    """The definitions: the asset ``sales`` with ``retries``."""
+    return SOURCE.replace("RETRIES", str(retries))
 
 
 def webhook_alert(server: WebhookServer, extra: str = "") -> str:
@@ -90,9 +58,9 @@ def webhook_alert(server: WebhookServer, extra: str = "") -> str:
 
 
 def test_one_failure_alert_per_failed_step_after_retries_and_a_recovery_when_it_succeeds(
-    make_project: MakeProject, webhook: WebhookServer
+    make_project: ProjectFactory, webhook: WebhookServer
 ) -> None:
-    project = make_project(webhook_alert(webhook), retries=2)
+    project = make_project(sales(retries=2), webhook_alert(webhook))
     (project.root / "broken").touch()
 
     failed = project.materialize("sales", DAY)
@@ -134,9 +102,9 @@ def test_one_failure_alert_per_failed_step_after_retries_and_a_recovery_when_it_
 
 
 def test_a_webhook_that_fails_twice_then_answers_gets_the_event_once(
-    make_project: MakeProject, webhook: WebhookServer
+    make_project: ProjectFactory, webhook: WebhookServer
 ) -> None:
-    project = make_project(webhook_alert(webhook, "retries = 3\n"), retries=0)
+    project = make_project(sales(retries=0), webhook_alert(webhook, "retries = 3\n"))
     (project.root / "broken").touch()
     webhook.statuses = [500, 500]
     project.materialize("sales", DAY)
@@ -146,9 +114,9 @@ def test_a_webhook_that_fails_twice_then_answers_gets_the_event_once(
 
 
 def test_a_delivery_that_keeps_failing_is_a_warning_without_the_webhook_path(
-    make_project: MakeProject, webhook: WebhookServer, caplog: pytest.LogCaptureFixture
+    make_project: ProjectFactory, webhook: WebhookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    project = make_project(webhook_alert(webhook, "retries = 1\n"), retries=0)
+    project = make_project(sales(retries=0), webhook_alert(webhook, "retries = 1\n"))
     (project.root / "broken").touch()
     webhook.statuses = [503, 503]
     with caplog.at_level(logging.WARNING, logger="partita.alerts"):
@@ -165,16 +133,19 @@ def test_a_delivery_that_keeps_failing_is_a_warning_without_the_webhook_path(
 
 
 def test_a_slow_webhook_never_holds_the_steps_back(
-    make_project: MakeProject, webhook: WebhookServer
+    make_project: ProjectFactory, webhook: WebhookServer
 ) -> None:
-    project = make_project(webhook_alert(webhook), retries=0)
+    # The delivery waits longer than the receiver, so a receiver that waits in vain
+    # answers (False) instead of the delivery giving up first.
+    project = make_project(sales(retries=0), webhook_alert(webhook, 'timeout = "120s"\n'))
     (project.root / "broken").touch()
     run_went_on = threading.Event()
     answered_after_the_run_went_on: list[bool] = []
     # The receiver answers only once the caller's on_step has seen the step: were the
-    # event delivered in the steps' thread, this would wait out the timeout instead.
+    # event delivered in the steps' thread, this would wait out the deadline instead
+    # (one only that reaches: the step's outcome comes at once).
     webhook.before_answer = lambda _body: answered_after_the_run_went_on.append(
-        run_went_on.wait(timeout=10)
+        run_went_on.wait(timeout=60)
     )
     project.materialize("sales", DAY, on_step=lambda _outcome: run_went_on.set())
     assert answered_after_the_run_went_on == [True]
@@ -182,10 +153,10 @@ def test_a_slow_webhook_never_holds_the_steps_back(
 
 
 def test_a_shell_command_alert_gets_the_event_on_stdin_and_in_the_environment(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
     command = 'cat > event.json; echo "$PARTITA_ALERT_EVENT $PARTITA_ALERT_ATTEMPTS" > env.txt'
-    project = make_project(f"[[alerts]]\ncommand = '{command}'\n", retries=1)
+    project = make_project(sales(retries=1), f"[[alerts]]\ncommand = '{command}'\n")
     (project.root / "broken").touch()
     result = project.materialize("sales", DAY)
     event = json.loads((project.root / "event.json").read_text())
@@ -195,11 +166,11 @@ def test_a_shell_command_alert_gets_the_event_on_stdin_and_in_the_environment(
 
 
 def test_a_failing_command_alert_is_retried_then_logged(
-    make_project: MakeProject, caplog: pytest.LogCaptureFixture
+    make_project: ProjectFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     project = make_project(
+        sales(retries=0),
         "[[alerts]]\ncommand = 'echo tries >> tries.txt; echo no route >&2; exit 3'\nretries = 2\n",
-        retries=0,
     )
     (project.root / "broken").touch()
     with caplog.at_level(logging.WARNING, logger="partita.alerts"):
@@ -208,9 +179,10 @@ def test_a_failing_command_alert_is_retried_then_logged(
     assert "exited with status 3: no route" in caplog.text
 
 
-def test_a_python_hook_alert_is_called_with_the_event(make_project: MakeProject) -> None:
+def test_a_python_hook_alert_is_called_with_the_event(make_project: ProjectFactory) -> None:
     hooks = f"hooks_{uuid.uuid4().hex}"
     project = make_project(
+        sales(),
         f'[[alerts]]\npython = "{hooks}:notify"\non = ["recovery"]\n',
         files={f"{hooks}.py": "RECEIVED = []\n\ndef notify(event):\n    RECEIVED.append(event)\n"},
     )
@@ -223,9 +195,9 @@ def test_a_python_hook_alert_is_called_with_the_event(make_project: MakeProject)
 
 
 def test_alerts_go_only_where_their_events_are_wanted(
-    make_project: MakeProject, webhook: WebhookServer
+    make_project: ProjectFactory, webhook: WebhookServer
 ) -> None:
-    project = make_project(webhook_alert(webhook, 'on = ["recovery"]\n'), retries=0)
+    project = make_project(sales(retries=0), webhook_alert(webhook, 'on = ["recovery"]\n'))
     (project.root / "broken").touch()
     project.materialize("sales", DAY)
     assert webhook.requests == 0
@@ -249,10 +221,10 @@ def test_alerts_go_only_where_their_events_are_wanted(
     ],
 )
 def test_bad_alert_settings_name_the_entry_and_never_show_the_webhook(
-    make_project: MakeProject, webhook: WebhookServer, alerts: str, expected: str
+    make_project: ProjectFactory, webhook: WebhookServer, alerts: str, expected: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        make_project(alerts.replace("URL", webhook.url))
+        make_project(sales(), alerts.replace("URL", webhook.url))
     message = str(caught.value)
     assert expected in message, message
     assert "SECRET" not in message and SECRET_PATH not in message
@@ -260,9 +232,9 @@ def test_bad_alert_settings_name_the_entry_and_never_show_the_webhook(
 
 
 def test_settings_show_a_webhook_only_as_scheme_and_host(
-    make_project: MakeProject, webhook: WebhookServer
+    make_project: ProjectFactory, webhook: WebhookServer
 ) -> None:
-    project = make_project(webhook_alert(webhook))
+    project = make_project(sales(), webhook_alert(webhook))
     [alert] = project.settings.alerts
     assert alert.timeout == 10.0 and alert.retries == 3 and alert.on == ("failure", "recovery")
     assert alert.destination == f"webhook {webhook.origin}"

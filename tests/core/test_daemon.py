@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -16,9 +15,9 @@ import pytest
 
 from partita.core.automation import Decision, Request, TickContext
 from partita.core.daemon import Daemon
-from partita.core.project import Project
 from partita.storage import automation as records
 from tests.conftest import catalog_query
+from tests.projects import ProjectFactory
 
 ASSETS = """
 import partita as pt
@@ -40,13 +39,12 @@ nightly = pt.Schedule("nightly", assets=["report"], delay="2h", max_per_tick=MAX
 """
 
 
-def make_project(tmp_path: Path, max_per_tick: int = 2) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "partita.toml").write_text('definitions = "assets.py"\nlease_seconds = 3\n')
-    assets = ASSETS.replace("MAX_PER_TICK", str(max_per_tick))
-    (root / "assets.py").write_text(textwrap.dedent(assets))
-    return root
+def assets(max_per_tick: int = 2) -> str:
+    """The definitions: ``raw`` and ``report``, and a schedule of ``max_per_tick``."""
+    return ASSETS.replace("MAX_PER_TICK", str(max_per_tick))
+
+
+LEASE = "lease_seconds = 3\n"
 
 
 class SimulatedTime:
@@ -88,16 +86,16 @@ def succeeded_steps(root: Path) -> list[tuple[str, str, str]]:
 
 
 def test_ten_days_with_a_three_day_outage_build_every_day_once_oldest_first(
-    tmp_path: Path,
+    make_project: ProjectFactory,
 ) -> None:
-    root = make_project(tmp_path, max_per_tick=2)
     sim = SimulatedTime(
         start=utc("2026-04-01T00:00"),
         end=utc("2026-04-11T06:00"),
         outage=(utc("2026-04-05T12:00"), utc("2026-04-08T06:00")),
     )
     lines: list[str] = []
-    with Project(root, clock=sim.clock, sleep=lambda _s: None) as project:
+    with make_project(assets(max_per_tick=2), LEASE, clock=sim.clock) as project:
+        root = project.root
         daemon = Daemon(project, sleep=sim.sleep, interval=6 * 3600, echo=lines.append)
         daemon.run(stop=sim.stop)
         ticks = list(reversed(records.ticks(project.catalog, limit=1000)))
@@ -147,11 +145,12 @@ class Asking:
         return Decision(self.source, (self.request,), cursor=str(len(self.cursors)))
 
 
-def test_a_source_that_raises_fails_the_tick_but_not_the_others(tmp_path: Path) -> None:
-    root = make_project(tmp_path)
+def test_a_source_that_raises_fails_the_tick_but_not_the_others(
+    make_project: ProjectFactory,
+) -> None:
     asking = Asking("eager:report", Request("report", ("2026-04-02",)))
     now = utc("2026-04-05T00:00")
-    with Project(root, clock=lambda: now) as project:
+    with make_project(assets(), LEASE, clock=now) as project:
         daemon = Daemon(project, evaluators=[Exploding(), asking])
         assert daemon.lead()
         first = daemon.tick()
@@ -170,17 +169,16 @@ def test_a_source_that_raises_fails_the_tick_but_not_the_others(tmp_path: Path) 
     assert stored[1].run_ids == (first.runs[0].run_id,)
 
 
-def test_forced_requests_run_in_their_own_run(tmp_path: Path) -> None:
-    root = make_project(tmp_path)
+def test_forced_requests_run_in_their_own_run(make_project: ProjectFactory) -> None:
     now = utc("2026-04-05T00:00")
     plain = Asking("eager:report", Request("report", ("2026-04-02",)))
     forced = Asking("sensor:drop", Request("raw", ("2026-04-02",), force=True))
-    with Project(root, clock=lambda: now) as project:
+    with make_project(assets(), LEASE, clock=now) as project:
         daemon = Daemon(project, evaluators=[plain, forced])
         assert daemon.lead()
         result = daemon.tick()
         daemon.step_down()
-        commands = catalog_query(root, "SELECT command, args FROM runs ORDER BY started_at")
+        commands = catalog_query(project.root, "SELECT command, args FROM runs ORDER BY started_at")
     assert [r.status for r in result.runs] == ["succeeded", "succeeded"]
     assert [json.loads(args)["force"] for _, args in commands] == [False, True]
     assert {command for command, _ in commands} == {"daemon"}
@@ -188,10 +186,14 @@ def test_forced_requests_run_in_their_own_run(tmp_path: Path) -> None:
     assert [(o.asset, o.status) for o in result.runs[1].outcomes] == [("raw", "succeeded")]
 
 
-def test_a_second_daemon_is_a_standby_until_the_lease_is_free(tmp_path: Path) -> None:
-    root = make_project(tmp_path)
+def test_a_second_daemon_is_a_standby_until_the_lease_is_free(
+    make_project: ProjectFactory,
+) -> None:
     now = utc("2026-04-05T00:00")
-    with Project(root, clock=lambda: now) as one, Project(root, clock=lambda: now) as two:
+    with (
+        make_project(assets(), LEASE, clock=now) as one,
+        make_project(root=one.root, clock=now) as two,
+    ):
         active = Daemon(one, evaluators=[])
         said: list[str] = []
         standby = Daemon(two, evaluators=[], echo=said.append)
@@ -206,16 +208,16 @@ def test_a_second_daemon_is_a_standby_until_the_lease_is_free(tmp_path: Path) ->
 
 
 def test_stop_lets_the_step_in_flight_finish_and_skips_the_rest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = make_project(tmp_path, max_per_tick=3)
     stop = threading.Event()
     now = utc("2026-04-04T03:00")
 
     def on_step(_outcome: object) -> None:
         stop.set()  # the first step done: stop before the next starts
 
-    with Project(root, clock=lambda: now) as project:
+    with make_project(assets(max_per_tick=3), LEASE, clock=now) as project:
+        root = project.root
         daemon = Daemon(project, echo=lambda _line: None)
         monkeypatch.setattr(
             "partita.core.materializer.Materializer.run",
@@ -248,11 +250,11 @@ def _with_on_step(on_step: Callable[[object], None]) -> Callable[..., object]:
 
 
 def test_a_daemon_that_loses_its_lease_mid_tick_starts_nothing_more_and_steps_down(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = make_project(tmp_path, max_per_tick=3)
     now = utc("2026-04-04T03:00")
-    with Project(root, clock=lambda: now) as project:
+    with make_project(assets(max_per_tick=3), LEASE, clock=now) as project:
+        root = project.root
         daemon = Daemon(project)
 
         def on_step(_outcome: object) -> None:
@@ -262,7 +264,7 @@ def test_a_daemon_that_loses_its_lease_mid_tick_starts_nothing_more_and_steps_do
                     "UPDATE leases SET owner = 'elsewhere:1:x', token = token + 1, "
                     "expires = 1e12 WHERE name = 'daemon'"
                 )
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60  # only a hang gets near it
             while daemon.leading and time.monotonic() < deadline:
                 time.sleep(0.05)  # the heartbeat notices on its next renewal
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import textwrap
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -22,6 +19,7 @@ from partita.core.daemon import Daemon, TickResult
 from partita.core.eager import EagerEvaluator, eager_evaluators, window_size
 from partita.core.materializer import SUCCEEDED
 from partita.core.status import StatusResolver
+from tests.projects import ProjectFactory
 
 from .conftest import RecordBuild, States, builder
 
@@ -31,8 +29,8 @@ from pathlib import Path
 import partita as pt
 
 HERE = Path(__file__).parent
-daily = pt.DailyPartitions(start="{start}", timezone="UTC")
-hourly = pt.HourlyPartitions(start="{start}T00:00", timezone="UTC")
+daily = pt.DailyPartitions(start="2026-04-01", timezone="UTC")
+hourly = pt.HourlyPartitions(start="2026-04-01T00:00", timezone="UTC")
 
 
 def setting(name, default=""):
@@ -40,30 +38,10 @@ def setting(name, default=""):
     return path.read_text() if path.exists() else default
 """
 
-MakeProject = Callable[..., pt.Project]
-
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> Iterator[MakeProject]:
-    """``make_project(source, now=..., start=...)`` writes a project and opens it at ``now``;
-    ``make_project(source, root=...)`` rewrites the definitions of an existing one."""
-    opened: list[pt.Project] = []
-
-    def make(
-        source: str, *, now: dt.datetime, start: str = "2026-04-01", root: Path | None = None
-    ) -> pt.Project:
-        if root is None:
-            root = tmp_path / f"p{uuid.uuid4().hex[:8]}"
-            root.mkdir()
-            (root / "partita.toml").write_text('definitions = "defs.py"\n')
-        (root / "defs.py").write_text(HEADER.format(start=start) + textwrap.dedent(source))
-        project = pt.Project(root, clock=lambda: now, sleep=lambda _seconds: None)
-        opened.append(project)
-        return project
-
-    yield make
-    for project in opened:
-        project.close()
+def definitions_header() -> str:
+    return HEADER
 
 
 def at(text: str) -> dt.datetime:
@@ -102,9 +80,9 @@ def rolling(raw: list) -> str:
 
 
 def test_rebuilt_upstream_day_rebuilds_exactly_the_three_days_that_read_it(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
-    project = make_project(WINDOWED, now=at("2026-04-20T01:00"))
+    project = make_project(WINDOWED, clock=at("2026-04-20T01:00"))
     assert project.backfill("rolling", "2026-04-01", "2026-04-19").ok
     assert built(tick(project)) == []  # everything fresh: nothing to do
 
@@ -138,8 +116,8 @@ def per_day(hits: list) -> str:
 """
 
 
-def test_rebuilt_upstream_hour_rebuilds_exactly_its_day(make_project: MakeProject) -> None:
-    project = make_project(HOURLY, now=at("2026-04-04T00:30"))
+def test_rebuilt_upstream_hour_rebuilds_exactly_its_day(make_project: ProjectFactory) -> None:
+    project = make_project(HOURLY, clock=at("2026-04-04T00:30"))
     assert project.backfill("per_day", "2026-04-01", "2026-04-03").ok
     (project.root / "hits.txt").write_text("v2")
     assert project.materialize("hits", "2026-04-02T05:00", force=True).ok
@@ -152,6 +130,9 @@ def test_rebuilt_upstream_hour_rebuilds_exactly_its_day(make_project: MakeProjec
 # -- the daemon: automation switched on over a year of stale history -------------------
 
 YEAR = """
+daily = pt.DailyPartitions(start="2025-01-01", timezone="UTC")  # a year of history
+
+
 @pt.asset(partitions=daily, code_version="{version}")
 def source(ctx: pt.Context) -> str:
     return ctx.partition_key + "{version}"
@@ -163,23 +144,20 @@ def derived(source: str) -> str:
 """
 
 
-def test_eager_over_a_stale_year_rebuilds_only_the_window(make_project: MakeProject) -> None:
+def test_eager_over_a_stale_year_rebuilds_only_the_window(make_project: ProjectFactory) -> None:
     now = at("2026-01-01T06:00")
     start = "2025-01-01"
-    project = make_project(YEAR.format(version="1", automation=""), now=now, start=start)
+    project = make_project(YEAR.format(version="1", automation=""), clock=now)
     assert len(project.backfill("derived", start, "2025-12-31").outcomes) == 2 * 365
     # An upstream code change, rebuilt: every derived day is now stale (upstream changed).
-    project = make_project(
-        YEAR.format(version="2", automation=""), now=now, start=start, root=project.root
-    )
+    project = make_project(YEAR.format(version="2", automation=""), clock=now, root=project.root)
     assert project.backfill("source", start, "2025-12-31").ok
     (derived,) = project.status(["derived"])
     assert derived.counts.get("stale") == 365
 
     project = make_project(
         YEAR.format(version="2", automation=", automation=pt.Eager(window=7)"),
-        now=now,
-        start=start,
+        clock=now,
         root=project.root,
     )
     result = tick(project)
@@ -213,10 +191,10 @@ def parsed(ctx: pt.Context, raw: str) -> str:
 
 
 def test_a_failed_partition_waits_for_its_inputs_or_code_to_change(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
     now = at("2026-04-04T00:30")
-    project = make_project(FAILING.format(version="1"), now=now)
+    project = make_project(FAILING.format(version="1"), clock=now)
     assert project.backfill("raw", "2026-04-01", "2026-04-03").ok
     (project.root / "fail.txt").write_text("2026-04-02")
 
@@ -242,7 +220,7 @@ def test_a_failed_partition_waits_for_its_inputs_or_code_to_change(
 
     # The code is fixed (a new code version): requested again, and built.
     (project.root / "fail.txt").write_text("")
-    project = make_project(FAILING.format(version="2"), now=now, root=project.root)
+    project = make_project(FAILING.format(version="2"), clock=now, root=project.root)
     fixed = tick(project)
     assert ("parsed", "2026-04-02") in built(fixed)
 
@@ -404,6 +382,6 @@ def test_window_size() -> None:
     assert window_size(pt.MultiPartitions(date=daily, region=regions).space(NOW), 2) == 4
 
 
-def test_eager_evaluators_one_per_eager_asset(make_project: MakeProject) -> None:
-    project = make_project(WINDOWED, now=at("2026-04-20T01:00"))
+def test_eager_evaluators_one_per_eager_asset(make_project: ProjectFactory) -> None:
+    project = make_project(WINDOWED, clock=at("2026-04-20T01:00"))
     assert [e.source for e in eager_evaluators(project)] == ["eager:rolling"]

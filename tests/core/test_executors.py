@@ -33,6 +33,7 @@ import partita as pt
 
 daily = pt.DailyPartitions(start="2026-04-01", timezone="UTC")
 STARTED = Path({started!r})
+HOLD = {hold!r}  # a file that must exist before a slow step ends, if any
 
 
 @pt.asset(partitions=daily)
@@ -43,9 +44,12 @@ def numbers(ctx: pt.Context) -> pa.Table:
 
 @pt.asset(partitions=daily)
 def slow(ctx: pt.Context, numbers: pa.Table) -> pa.Table:
-    # Say which process runs the step, then take long enough to be killed in the middle.
+    # Say which process runs the step, then stay in it until the test lets it end.
     (STARTED / f"{{ctx.partition_key}}-{{os.getpid()}}-{{ctx.attempt}}").touch()
     time.sleep({delay})
+    deadline = time.monotonic() + 120  # only a test that never lets it end gets near it
+    while HOLD and not Path(HOLD).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     return numbers.append_column("twice", pa.compute.multiply(numbers["n"], 2))
 """
 DAYS = ("2026-04-01", "2026-04-08")
@@ -53,9 +57,13 @@ DAYS = ("2026-04-01", "2026-04-08")
 
 @pytest.fixture
 def project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[pt.Project]:
-    """A project whose ``slow`` steps take 1 s (long enough to be killed in the middle),
-    or 0.1 s in tests marked ``quick``."""
-    delay = 0.1 if request.node.get_closest_marker("quick") else 1.0
+    """A project whose ``slow`` steps last until a file ``release`` is there (so a worker
+    can be killed in the middle of one: see kill_first_worker), or take 0.1 s in tests
+    marked ``quick``."""
+    quick = request.node.get_closest_marker("quick") is not None
+    release = tmp_path / "release"
+    if quick:
+        release.touch()
     started = tmp_path / "started"
     started.mkdir()
     module = f"defs_{uuid.uuid4().hex}"
@@ -63,7 +71,9 @@ def project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[pt.Proje
     root.mkdir()
     (root / "partita.toml").write_text(f'definitions = "{module}.py"\n')
     (root / f"{module}.py").write_text(
-        textwrap.dedent(DEFS.format(started=str(started), delay=delay))
+        textwrap.dedent(
+            DEFS.format(started=str(started), delay=0.1 if quick else 0, hold=str(release))
+        )
     )
     with pt.Project(root, clock=lambda: NOW) as opened:
         yield opened
@@ -77,17 +87,21 @@ def started_steps(project: pt.Project) -> list[tuple[str, int]]:
 
 
 def kill_first_worker(project: pt.Project, killed: list[int]) -> None:
-    """SIGKILL the process running the first ``slow`` step, while it runs."""
+    """SIGKILL the process running the first ``slow`` step, while it runs; then let the
+    ``slow`` steps end."""
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        steps = started_steps(project)
-        if steps:
-            pid = steps[0][1]
-            assert pid != os.getpid()
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-            return
-        time.sleep(0.02)
+    try:
+        while time.monotonic() < deadline:
+            steps = started_steps(project)
+            if steps:
+                pid = steps[0][1]
+                assert pid != os.getpid()
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.02)  # waiting for a step to start, not for time
+    finally:
+        (project.root.parent / "release").touch()
 
 
 def check_complete(project: pt.Project, result: Any) -> None:
@@ -174,7 +188,9 @@ def test_remote_executors_need_storage_every_worker_sees(tmp_path: Path) -> None
     root = tmp_path / "memory"
     root.mkdir()
     (root / "partita.toml").write_text('definitions = "defs.py"\nstorage = "memory://x"\n')
-    (root / "defs.py").write_text(textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0)))
+    (root / "defs.py").write_text(
+        textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0, hold=None))
+    )
     with pt.Project(root, clock=lambda: NOW) as project:
         with pytest.raises(pt.PlanError, match="cannot see memory:// storage"):
             project.backfill("slow", *DAYS, executor="processes", workers=2)
@@ -191,7 +207,7 @@ def test_a_long_lived_dask_cluster_runs_the_assets_as_they_are_now(
     root = tmp_path / "project"
     root.mkdir()
     (root / "partita.toml").write_text('definitions = "defs.py"\n')
-    source = textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0))
+    source = textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0, hold=None))
     (root / "defs.py").write_text(source)
     with pt.Project(root, clock=lambda: NOW) as project:
         first = project.backfill("slow", *DAYS, executor="dask", dask_address=dask_cluster)

@@ -1,19 +1,16 @@
 """The materializer, in process, through ``partita.Project`` on small projects.
 
-Every project gets a fixed clock (2026-05-01 UTC: April's days are due) and a recording
-``sleep``, so retries and lease waits are observed without waiting.
+Every project (the ``make_project`` fixture) gets a fixed clock (2026-05-01 UTC: April's
+days are due) and a recording ``sleep``, so retries and lease waits are observed without
+waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import sqlite3
 import sys
-import textwrap
 import threading
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +19,8 @@ import pytest
 import partita as pt
 from partita.core.materializer import LEASE_POLL_S, UPSTREAM_FAILED
 from partita.core.status import FRESH
+from tests.projects import Sleeps
 
-NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 DAY = "2026-04-08"
 
 HEADER = """\
@@ -37,45 +34,9 @@ CALLS = []
 """
 
 
-class Sleeps(list[float]):
-    """A ``sleep`` that records the delays it was asked for and returns at once."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-MakeProject = Callable[..., pt.Project]
-
-
 @pytest.fixture
-def make_project(tmp_path: Path) -> Iterator[MakeProject]:
-    """Write a project (``partita.toml`` + a uniquely named definitions file) and open it.
-
-    ``make_project(source)`` makes a new project; ``make_project(root=...)`` opens
-    another ``Project`` (another writer) on an existing one.
-    """
-    opened: list[pt.Project] = []
-
-    def make(
-        source: str | None = None,
-        *,
-        root: Path | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> pt.Project:
-        if root is None:
-            assert source is not None
-            module = f"defs_{uuid.uuid4().hex}"
-            root = tmp_path / module
-            root.mkdir()
-            (root / "partita.toml").write_text(f'definitions = "{module}.py"\n')
-            (root / f"{module}.py").write_text(HEADER + textwrap.dedent(source))
-        project = pt.Project(root, clock=lambda: NOW, sleep=Sleeps() if sleep is None else sleep)
-        opened.append(project)
-        return project
-
-    yield make
-    for project in opened:
-        project.close()
+def definitions_header() -> str:
+    return HEADER
 
 
 def definitions(project: pt.Project) -> Any:

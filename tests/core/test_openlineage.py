@@ -6,18 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import textwrap
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import partita as pt
 from partita.core.openlineage import SCHEMA_URL, step_run_id
 from partita.errors import ConfigError
 from tests.core._webhook import SECRET_PATH, WebhookServer
+from tests.projects import ProjectFactory, Sleeps
 
 NOW = dt.datetime(2026, 4, 5, tzinfo=dt.UTC)
 DAY = "2026-04-02"
@@ -46,20 +44,9 @@ def clean(raw: pa.Table) -> pa.Table:
 """
 
 
-class Sleeps(list[float]):
-    """A ``sleep`` that records the delays asked for and returns at once."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-def make_project(root: Path, settings: str, sleep: Sleeps | None = None) -> pt.Project:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "partita.toml").write_text(
-        'definitions = "assets.py"\n[openlineage]\n' + textwrap.dedent(settings)
-    )
-    (root / "assets.py").write_text(SOURCE)
-    return pt.Project(root, clock=lambda: NOW, sleep=Sleeps() if sleep is None else sleep)
+def lineage(settings: str) -> str:
+    """partita.toml's ``[openlineage]`` table with ``settings``."""
+    return "[openlineage]\n" + settings
 
 
 @pytest.fixture
@@ -72,8 +59,12 @@ def by_type(events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
     return {(e["eventType"], e["job"]["name"]): e for e in events}
 
 
-def test_each_step_sends_start_then_complete(tmp_path: Path, webhook: WebhookServer) -> None:
-    with make_project(tmp_path / "shop", f'url = "{webhook.url}"\n') as project:
+def test_each_step_sends_start_then_complete(
+    make_project: ProjectFactory, webhook: WebhookServer
+) -> None:
+    with make_project(
+        SOURCE, lineage(f'url = "{webhook.url}"\n'), name="shop", clock=NOW
+    ) as project:
         result = project.materialize("clean", DAY)
     assert result.ok
     events = webhook.received
@@ -100,8 +91,10 @@ def test_each_step_sends_start_then_complete(tmp_path: Path, webhook: WebhookSer
     assert raw["inputs"] == [] and raw["outputs"][0]["name"] in ("raw/2026-04-01", f"raw/{DAY}")
 
 
-def test_a_failed_step_sends_fail_and_a_fresh_one_nothing(tmp_path: Path) -> None:
-    with make_project(tmp_path / "shop", 'file = "lineage.jsonl"\nnamespace = "prod"\n') as project:
+def test_a_failed_step_sends_fail_and_a_fresh_one_nothing(make_project: ProjectFactory) -> None:
+    with make_project(
+        SOURCE, lineage('file = "lineage.jsonl"\nnamespace = "prod"\n'), name="shop", clock=NOW
+    ) as project:
         assert project.materialize("clean", DAY).ok
         (project.root / "broken").touch()
         failed = project.materialize("clean", DAY, force=True)
@@ -120,13 +113,13 @@ def test_a_failed_step_sends_fail_and_a_fresh_one_nothing(tmp_path: Path) -> Non
 
 
 def test_an_endpoint_that_fails_is_retried_then_a_warning(
-    tmp_path: Path, webhook: WebhookServer, caplog: pytest.LogCaptureFixture
+    make_project: ProjectFactory, webhook: WebhookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     webhook.statuses = [503, 503, 503]
     sleeps = Sleeps()
     settings = f'url = "{webhook.url}"\nretries = 1\n'
     with (
-        make_project(tmp_path / "shop", settings, sleeps) as project,
+        make_project(SOURCE, lineage(settings), name="shop", clock=NOW, sleep=sleeps) as project,
         caplog.at_level(logging.WARNING, logger="partita.openlineage"),
     ):
         assert project.materialize("raw", DAY).ok
@@ -139,16 +132,18 @@ def test_an_endpoint_that_fails_is_retried_then_a_warning(
     assert SECRET_PATH not in warning and webhook.origin in warning
 
 
-def test_settings_need_one_destination(tmp_path: Path) -> None:
+def test_settings_need_one_destination(make_project: ProjectFactory) -> None:
     with pytest.raises(ConfigError, match="openlineage: give exactly one of url or file"):
-        make_project(tmp_path / "a", "namespace = 'x'\n")
+        make_project(SOURCE, lineage("namespace = 'x'\n"), name="a", clock=NOW)
     with pytest.raises(ConfigError, match=r"unknown setting 'openlineage\.endpoint'") as raised:
-        make_project(tmp_path / "b", f'endpoint = "http://h{SECRET_PATH}"\n')
+        make_project(SOURCE, lineage(f'endpoint = "http://h{SECRET_PATH}"\n'), name="b", clock=NOW)
     assert SECRET_PATH not in str(raised.value)
 
 
-def test_the_url_is_never_shown_whole(tmp_path: Path, webhook: WebhookServer) -> None:
-    with make_project(tmp_path / "shop", f'url = "{webhook.url}"\n') as project:
+def test_the_url_is_never_shown_whole(make_project: ProjectFactory, webhook: WebhookServer) -> None:
+    with make_project(
+        SOURCE, lineage(f'url = "{webhook.url}"\n'), name="shop", clock=NOW
+    ) as project:
         assert SECRET_PATH not in repr(project.settings)
         assert project.settings.openlineage is not None
         assert SECRET_PATH not in project.settings.openlineage.destination

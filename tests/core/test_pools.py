@@ -1,17 +1,14 @@
 """Concurrency limits: named pools and ``max_concurrency``, in process.
 
 Each asset under test counts the steps inside it (a lock-protected counter) and records
-the peak. Until two steps have overlapped once, a step waits a little for a second one
-to come in, so a limit of 2 that allows parallelism reaches 2 without relying on timing.
+the peak. Until two steps have overlapped once, a step waits for a second one to come
+in, so a limit of 2 that allows parallelism reaches 2 without relying on timing. The wait
+ends at a deadline only a limit that allows no parallelism reaches, and only once.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-import textwrap
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +17,8 @@ import pytest
 import partita as pt
 from partita.core.pools import Limit, ReadySteps, check_pools, limits_of
 from partita.errors import ConfigError, DefinitionError
+from tests.projects import ProjectFactory, Sleeps
 
-NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 APRIL = ("2026-04-01", "2026-04-30")
 
 HEADER = """\
@@ -35,6 +32,7 @@ COND = threading.Condition()
 INSIDE = {}
 PEAK = {}
 TOTAL = [0]
+GAVE_UP = set()
 
 
 def enter(name, wait_for=2):
@@ -44,8 +42,9 @@ def enter(name, wait_for=2):
         PEAK[name] = max(PEAK.get(name, 0), INSIDE[name])
         PEAK["*"] = max(PEAK.get("*", 0), TOTAL[0])
         COND.notify_all()
-        # Until two steps overlapped once, give a second one the time to come in.
-        COND.wait_for(lambda: PEAK[name] >= wait_for, timeout=5)
+        # Until two steps overlapped once, wait for a second one to come in.
+        if name not in GAVE_UP and not COND.wait_for(lambda: PEAK[name] >= wait_for, 60):
+            GAVE_UP.add(name)  # it never came: the steps after this one need not wait
     time.sleep(0.01)  # room for a third step, were the limit not enforced
 
 
@@ -56,49 +55,9 @@ def leave(name):
 """
 
 
-class Sleeps(list[float]):
-    """A ``sleep`` that records the delays asked for and returns at once (or runs a hook)."""
-
-    def __init__(self, hook: Callable[[Sleeps], None] | None = None) -> None:
-        super().__init__()
-        self.hook = hook
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        if self.hook is not None:
-            self.hook(self)
-
-
-MakeProject = Callable[..., pt.Project]
-
-
 @pytest.fixture
-def make_project(tmp_path: Path) -> Iterator[MakeProject]:
-    """``make_project(source, settings)``: a project with ``settings`` appended to its
-    partita.toml; ``make_project(root=...)`` opens another ``Project`` on it."""
-    opened: list[pt.Project] = []
-
-    def make(
-        source: str = "",
-        settings: str = "",
-        *,
-        root: Path | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> pt.Project:
-        if root is None:
-            module = f"defs_{uuid.uuid4().hex}"
-            root = tmp_path / module
-            root.mkdir()
-            toml = f'definitions = "{module}.py"\n' + textwrap.dedent(settings)
-            (root / "partita.toml").write_text(toml)
-            (root / f"{module}.py").write_text(HEADER + textwrap.dedent(source))
-        project = pt.Project(root, clock=lambda: NOW, sleep=Sleeps() if sleep is None else sleep)
-        opened.append(project)
-        return project
-
-    yield make
-    for project in opened:
-        project.close()
+def definitions_header() -> str:
+    return HEADER
 
 
 def api_asset(pool_size: int) -> str:
@@ -124,7 +83,7 @@ def raw(ctx: pt.Context) -> dict:
 
 
 def test_a_pool_of_2_is_never_exceeded_by_a_30_partition_backfill_with_8_workers(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
     project = make_project(api_asset(2), "[pools]\napi = 2\n")
     result = project.backfill("raw", *APRIL, workers=8)
@@ -138,7 +97,7 @@ def test_a_pool_of_2_is_never_exceeded_by_a_30_partition_backfill_with_8_workers
 
 
 def test_the_run_keeps_its_workers_busy_with_other_assets_while_a_pool_is_full(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
     source = (
         api_asset(1)
@@ -163,7 +122,7 @@ def local(ctx: pt.Context) -> dict:
 
 
 def test_max_concurrency_1_runs_an_assets_steps_strictly_one_at_a_time(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
     source = """
     @pt.asset(partitions=daily, max_concurrency=1)
@@ -181,7 +140,7 @@ def test_max_concurrency_1_runs_an_assets_steps_strictly_one_at_a_time(
 
 
 def test_a_step_waits_for_a_slot_another_run_holds_and_says_so_in_its_logs(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
     from partita.storage.leases import Leases
 
@@ -203,7 +162,7 @@ def test_a_step_waits_for_a_slot_another_run_holds_and_says_so_in_its_logs(
     assert "waited 0.35 s for pool api" in messages
 
 
-def test_a_failing_step_gives_its_slot_back(make_project: MakeProject) -> None:
+def test_a_failing_step_gives_its_slot_back(make_project: ProjectFactory) -> None:
     source = """
     @pt.asset(partitions=daily, pool="api", retries=1)
     def flaky(ctx: pt.Context) -> dict:
@@ -220,7 +179,7 @@ def test_a_failing_step_gives_its_slot_back(make_project: MakeProject) -> None:
 
 
 def test_slots_are_renewed_by_the_heartbeat_and_released_with_the_run(
-    make_project: MakeProject,
+    make_project: ProjectFactory,
 ) -> None:
     from partita.storage.leases import Leases
 
@@ -236,7 +195,7 @@ def test_slots_are_renewed_by_the_heartbeat_and_released_with_the_run(
     assert leases.acquire("pool:api/0", "run-b") is not None
 
 
-def test_an_asset_naming_an_undefined_pool_is_one_clear_error(make_project: MakeProject) -> None:
+def test_an_asset_naming_an_undefined_pool_is_one_clear_error(make_project: ProjectFactory) -> None:
     project = make_project(api_asset(1))
     with pytest.raises(DefinitionError) as caught:
         project.plan(["raw"], "2026-04-08")
@@ -254,7 +213,7 @@ def test_an_asset_naming_an_undefined_pool_is_one_clear_error(make_project: Make
     ],
 )
 def test_bad_pool_settings_name_the_key(
-    make_project: MakeProject, settings: str, expected: str
+    make_project: ProjectFactory, settings: str, expected: str
 ) -> None:
     with pytest.raises(ConfigError, match=expected):
         make_project(api_asset(1), settings)

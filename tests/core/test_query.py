@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,7 @@ import partita as pt
 from partita.core.query import Querier
 from partita.errors import QueryError
 from partita.storage.reporting import CatalogReports, TableFiles
-
-NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+from tests.projects import ProjectFactory
 
 SOURCE = """\
 from pathlib import Path
@@ -65,17 +62,9 @@ def inline_table(values: dict[str, Any]) -> str:
     return "{ " + ", ".join(items) + " }"
 
 
-def make_project(root: Path, settings: str = "") -> pt.Project:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "partita.toml").write_text('definitions = "assets.py"\n' + textwrap.dedent(settings))
-    (root / "assets.py").write_text(SOURCE)
-    return pt.Project(root, clock=lambda: NOW, sleep=lambda _: None)
-
-
 @pytest.fixture
-def project(tmp_path: Path) -> Any:
-    with make_project(tmp_path / "p") as opened:
-        yield opened
+def project(make_project: ProjectFactory) -> pt.Project:
+    return make_project(SOURCE, name="p")
 
 
 def test_partitioned_asset_is_a_view_with_its_partition_column(project: pt.Project) -> None:
@@ -181,10 +170,10 @@ def test_pinned_links_are_removed_after_the_query(project: pt.Project) -> None:
     assert not list(Path(project.store.url).glob(".partita-pins/*"))
 
 
-def test_query_on_s3(tmp_path: Path, s3_bucket: tuple[str, dict[str, Any]]) -> None:
+def test_query_on_s3(make_project: ProjectFactory, s3_bucket: tuple[str, dict[str, Any]]) -> None:
     bucket, options = s3_bucket
     settings = f'storage = "s3://{bucket}/query-test"\nstorage_options = {inline_table(options)}\n'
-    with make_project(tmp_path / "s3", settings) as project:
+    with make_project(SOURCE, settings, name="s3") as project:
         project.backfill(["orders", "sales/raw"], "2026-04-01", "2026-04-02")
         table = project.query("select date, sum(amount) as s from orders group by 1 order by 1")
         assert table.column("s").to_pylist() == [2, 3]

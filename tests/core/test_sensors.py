@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import textwrap
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from partita.core.materializer import SUCCEEDED
 from partita.core.sensors import compile_pattern, sensor_evaluators, watched_url
 from partita.errors import StorageError
 from partita.storage.listing import list_files
+from tests.projects import ProjectFactory
 
 NOW = dt.datetime(2026, 4, 11, 6, 0, tzinfo=dt.UTC)  # 2026-04-01..2026-04-10 are due
 
@@ -43,26 +42,10 @@ def other(ctx: pt.Context) -> str:
 
 """
 
-MakeProject = Callable[..., pt.Project]
-
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> Iterator[MakeProject]:
-    """``make_project(sensors)`` writes a project whose definitions end with ``sensors``."""
-    opened: list[pt.Project] = []
-
-    def make(sensors: str) -> pt.Project:
-        root = tmp_path / f"p{uuid.uuid4().hex[:8]}"
-        root.mkdir()
-        (root / "partita.toml").write_text('definitions = "defs.py"\n')
-        (root / "defs.py").write_text(DEFINITIONS + textwrap.dedent(sensors))
-        project = pt.Project(root, clock=lambda: NOW, sleep=lambda _seconds: None)
-        opened.append(project)
-        return project
-
-    yield make
-    for project in opened:
-        project.close()
+def definitions_header() -> str:
+    return DEFINITIONS
 
 
 def tick(project: pt.Project) -> TickResult:
@@ -87,8 +70,8 @@ incoming = pt.FileSensor(
 """
 
 
-def test_local_files_new_unchanged_rewritten(make_project: MakeProject) -> None:
-    project = make_project(LOCAL)
+def test_local_files_new_unchanged_rewritten(make_project: ProjectFactory) -> None:
+    project = make_project(LOCAL, clock=NOW)
     folder = project.root / "incoming"
     folder.mkdir()
     assert project.materialize("landed", "2026-04-08").ok  # fresh before its file lands
@@ -116,13 +99,14 @@ def test_local_files_new_unchanged_rewritten(make_project: MakeProject) -> None:
     assert built(tick(project)) == []
 
 
-def test_several_new_files_of_one_partition_make_one_request(make_project: MakeProject) -> None:
+def test_several_new_files_of_one_partition_make_one_request(make_project: ProjectFactory) -> None:
     project = make_project(
         """
         batches = pt.FileSensor(
             "batches", asset="landed", url="drop", pattern="{partition}/part-*.csv"
         )
-        """
+        """,
+        clock=NOW,
     )
     for day, parts in (("2026-04-09", 3), ("2026-04-07", 1)):
         (project.root / "drop" / day).mkdir(parents=True)
@@ -138,8 +122,8 @@ def test_several_new_files_of_one_partition_make_one_request(make_project: MakeP
     )
 
 
-def test_a_file_naming_no_partition_is_noted_and_skipped(make_project: MakeProject) -> None:
-    project = make_project(LOCAL)
+def test_a_file_naming_no_partition_is_noted_and_skipped(make_project: ProjectFactory) -> None:
+    project = make_project(LOCAL, clock=NOW)
     folder = project.root / "incoming"
     folder.mkdir()
     for name in ("sales-2026-04-09.csv", "sales-2030-01-01.csv", "sales-yesterday.csv"):
@@ -154,9 +138,9 @@ def test_a_file_naming_no_partition_is_noted_and_skipped(make_project: MakeProje
     assert list(json.loads(decision.cursor)["files"]) == ["sales-2026-04-09.csv"]
 
 
-def test_an_unreachable_folder_is_an_error_of_its_sensor_only(make_project: MakeProject) -> None:
+def test_an_unreachable_folder_is_an_error_of_its_sensor_only(make_project: ProjectFactory) -> None:
     gone = 'gone = pt.FileSensor("gone", asset="other", url="no/such", pattern="{partition}.csv")'
-    project = make_project(LOCAL + gone)
+    project = make_project(LOCAL + gone, clock=NOW)
     (project.root / "incoming").mkdir()
     (project.root / "incoming" / "sales-2026-04-03.csv").write_text("x\n")
     result = tick(project)
@@ -177,14 +161,14 @@ def s3_sensor(url: str, options: dict[str, Any]) -> str:
 
 
 def test_s3_files_new_unchanged_rewritten_and_a_bad_key(
-    make_project: MakeProject, s3_bucket: tuple[str, dict[str, Any]]
+    make_project: ProjectFactory, s3_bucket: tuple[str, dict[str, Any]]
 ) -> None:
     import fsspec
 
     bucket, options = s3_bucket
     url = f"s3://{bucket}/drop-{uuid.uuid4().hex[:8]}"
     fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
-    project = make_project(s3_sensor(url, options))
+    project = make_project(s3_sensor(url, options), clock=NOW)
 
     assert tick(project).requested == 0  # nothing there yet: no error either
     fs.pipe(f"{url}/day=2026-04-05/a.json", b'{"n": 1}')
@@ -203,7 +187,7 @@ def test_s3_files_new_unchanged_rewritten_and_a_bad_key(
 
 
 def test_an_unreachable_s3_endpoint_is_an_error_of_its_sensor_only(
-    make_project: MakeProject, s3_bucket: tuple[str, dict[str, Any]]
+    make_project: ProjectFactory, s3_bucket: tuple[str, dict[str, Any]]
 ) -> None:
     bucket, _ = s3_bucket
     secret = f"secret-{uuid.uuid4().hex}"
@@ -213,7 +197,7 @@ def test_an_unreachable_s3_endpoint_is_an_error_of_its_sensor_only(
         "secret": secret,
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
     }
-    project = make_project(LOCAL + s3_sensor(f"s3://{bucket}/drop", broken))
+    project = make_project(LOCAL + s3_sensor(f"s3://{bucket}/drop", broken), clock=NOW)
     (project.root / "incoming").mkdir()
     (project.root / "incoming" / "sales-2026-04-02.csv").write_text("x\n")
     result = tick(project)

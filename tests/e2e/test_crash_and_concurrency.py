@@ -86,16 +86,31 @@ def assert_clean_layout(
     assert versions == []
 
 
+# Appended to the project's copy of sales_api.py: a call for a day in SALES_API_HOLD
+# never answers, so the backfill is still running when the test kills it.
+HOLD = """
+
+_answer = fetch
+
+
+def fetch(day: dt.date, attempt: int) -> pa.Table:
+    if day.isoformat() in os.environ.get("SALES_API_HOLD", "").split(","):
+        time.sleep(600)  # killed long before
+    return _answer(day, attempt)
+"""
+
+
 def test_sigkill_midway_then_rerun_finishes_only_the_rest(sales: Path, run_cli) -> None:
-    process = start_backfill(
-        sales, "--workers", "4", env={"SALES_API_LATENCY": "0.05"}, output=False
-    )
+    api = sales / "sales_api.py"
+    api.write_text(api.read_text() + HOLD)
+    env = {"SALES_API_LATENCY": "0.05", "SALES_API_HOLD": "2026-04-30"}
+    process = start_backfill(sales, "--workers", "4", env=env, output=False)
     deadline = time.monotonic() + 60
     while committed(sales) < 20 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)  # waiting for another process to make progress, not for time
     assert process.poll() is None, "the backfill finished before it could be killed"
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    process.wait(timeout=60)
     done_before = committed(sales)
     assert 20 <= done_before < 90
 

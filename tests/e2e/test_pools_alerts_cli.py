@@ -126,7 +126,7 @@ def test_a_crashed_runs_slot_is_taken_over_without_waiting_for_it_to_expire(
         time.sleep(0.02)  # waiting for the other process to hold the slot, not for time
     assert (root / "started").exists(), "the step never started"
     hanging.send_signal(signal.SIGKILL)
-    hanging.wait(timeout=30)
+    hanging.wait(timeout=60)
 
     # The only slot of the pool is still recorded as the dead run's, for an hour.
     went_on = run_cli(root, "materialize", "raw", "--partition", "2026-04-02", timeout=60)

@@ -313,7 +313,7 @@ class TestCatalog:
             added = []
             try:
                 for batch in order:
-                    together.wait(timeout=30)
+                    together.wait(timeout=60)  # only a hang gets near it
                     added.append(catalog.add_dynamic_keys(CUSTOMERS, batch))
             except BaseException:
                 together.abort()  # the other thread stops too, instead of waiting
@@ -325,7 +325,8 @@ class TestCatalog:
                 pool.submit(add_all, catalogs[0], batches),
                 pool.submit(add_all, catalogs[1], batches[::-1]),
             ]
-            added = [batch for future in futures for batch in future.result(timeout=60) if batch]
+            # 40 rounds of two writes: generous even where each write takes seconds
+            added = [batch for future in futures for batch in future.result(timeout=600) if batch]
 
         final = catalogs[0].dynamic_keys([CUSTOMERS])[CUSTOMERS]
         assert catalogs[1].dynamic_keys([CUSTOMERS])[CUSTOMERS] == final
@@ -395,7 +396,7 @@ class TestCatalog:
 
         def race(partition: str) -> list[int | None]:
             def take(n: int) -> int | None:
-                together.wait(timeout=30)
+                together.wait(timeout=60)  # only a hang gets near it
                 return catalogs[n].acquire(A, partition, f"writer-{n}")
 
             with ThreadPoolExecutor(max_workers=len(catalogs)) as pool:
