@@ -203,7 +203,6 @@ def _daemon_lease(root: Path, url: str | None) -> tuple[str | None, float, float
     return owner, float(expires or 0), now
 
 
-@pytest.mark.slow
 def test_one_active_daemon_and_takeover_after_a_kill(
     tmp_path: Path, catalog_url: str | None, start_daemon: Callable[..., DaemonProcess]
 ) -> None:
@@ -259,7 +258,6 @@ def test_one_active_daemon_and_takeover_after_a_kill(
     assert lines.index(said.rstrip("\n")) < first_tick
 
 
-@pytest.mark.slow
 def test_sigterm_mid_run_finishes_the_step_in_flight_then_exits_0(
     tmp_path: Path, run_cli: Run, start_daemon: Callable[..., DaemonProcess]
 ) -> None:
