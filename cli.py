@@ -10,7 +10,6 @@ import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -39,7 +38,7 @@ class _ListByDefault(TyperGroup):
     """A group whose first argument, when it names no subcommand, is the argument of
     ``list``: ``partita partitions ASSET`` is ``partita partitions list ASSET``."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["list", *args]
         return super().parse_args(ctx, args)
@@ -536,11 +535,10 @@ def ui(
     try:
         from partita.ui.server import serve
     except ImportError as exc:
-        _console(stderr=True).print(
-            f"error: partita ui needs the ui extra: pip install 'partita[ui]' ({exc.name} "
-            "is missing)",
-            markup=False,
-        )
+        from partita._extras import needs_extra
+
+        message = needs_extra("partita ui", exc, default="ui")
+        _console(stderr=True).print(f"error: {message}", markup=False)
         _exit(EXIT_USAGE)
     project = _project()
     project.definitions  # noqa: B018 - bad definitions are a usage error, before serving
