@@ -77,6 +77,59 @@ def _libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# Left out of the source a test wheel is built from: state, caches and earlier builds (a
+# stale module in build/ would slip into the wheel).
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".partita",
+    "__pycache__",
+    "*.egg-info",
+    "build",
+    "dist",
+    "site",
+    ".*_cache",
+    ".hypothesis",
+)
+
+
+PIP = (sys.executable, "-m", "pip")
+
+
+def pip_env() -> dict[str, str]:
+    """The environment for pip in tests: no configuration file, PIP_ variable or
+    virtualenv of the caller's, so that only the options given count."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "PARTITA_", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"))
+    }
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+    return env
+
+
+@pytest.fixture(scope="session")
+def partita_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of the working tree, built once per test session from a copy of it.
+
+    ``--no-build-isolation``: setuptools and wheel come from the test extra, so the build
+    needs no package index.
+    """
+    source = tmp_path_factory.mktemp("wheel-source") / "partita"
+    shutil.copytree(REPO, source, ignore=NOT_SOURCE)
+    out = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run(
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(source)],
+        env=pip_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = out.glob("partita-*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for the test session (dropped at its end): its URL."""
