@@ -203,7 +203,7 @@ def wheelhouse() -> Path:
 
 @pytest.fixture(scope="session")
 def base_venv(
-    tmp_path_factory: pytest.TempPathFactory, partita_wheel: Path, wheelhouse: Path
+    wheelhouse: Path, partita_wheel: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Venv:
     """A virtualenv with the wheel and its base dependencies only, made once per run:
     pytest-xdist's workers share it (the first one to ask makes it, under a lock)."""
