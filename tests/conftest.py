@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import secrets
@@ -108,25 +109,46 @@ def pip_env() -> dict[str, str]:
     return env
 
 
+def made_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+) -> Path:
+    """A folder that ``make`` fills once per test run: pytest-xdist's workers share it (the
+    first to ask makes it, under a lock, while the others wait)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's folder, above the workers' own
+    folder = root / name
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / f"{name}.done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (root / f"{name}.done").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def partita_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel of the working tree, built once per test session from a copy of it.
+    """The wheel of the working tree, built once per test run from a copy of it.
 
     ``--no-build-isolation``: setuptools and wheel come from the test extra, so the build
     needs no package index.
     """
-    source = tmp_path_factory.mktemp("wheel-source") / "partita"
-    shutil.copytree(REPO, source, ignore=NOT_SOURCE)
-    out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run(
-        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(source)],
-        env=pip_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
-    (wheel,) = out.glob("partita-*.whl")
+
+    def build(folder: Path) -> None:
+        shutil.copytree(REPO, folder / "source", ignore=NOT_SOURCE)
+        options = ("--no-deps", "--no-build-isolation", "--wheel-dir", str(folder))
+        built = subprocess.run(
+            [*PIP, "wheel", *options, str(folder / "source")],
+            env=pip_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert built.returncode == 0, built.stdout + built.stderr
+
+    (wheel,) = made_once(tmp_path_factory, "wheel", build).glob("partita-*.whl")
     return wheel
 
 

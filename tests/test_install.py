@@ -11,7 +11,6 @@ place) into which pip installs ``partita[extra]``, as a user adds an extra later
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 
 import partita
-from tests.conftest import PIP, _unavailable, pip_env
+from tests.conftest import PIP, _unavailable, made_once, pip_env
 
 pytestmark = pytest.mark.slow
 
@@ -205,23 +204,13 @@ def wheelhouse() -> Path:
 def base_venv(
     wheelhouse: Path, partita_wheel: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Venv:
-    """A virtualenv with the wheel and its base dependencies only, made once per run:
-    pytest-xdist's workers share it (the first one to ask makes it, under a lock)."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # this run's folder, above the workers' own
-    folder = root / "install-base"
-    with (root / "install-base.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "ready").exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir()
-            subprocess.run(
-                [sys.executable, "-m", "venv", "--without-pip", str(folder / "venv")], check=True
-            )
-            pip_install(folder / "venv", str(partita_wheel), wheelhouse=wheelhouse)
-            (folder / "ready").touch()
-    return Venv(folder / "venv")
+    """A virtualenv with the wheel and its base dependencies only, made once per run."""
+
+    def make(folder: Path) -> None:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", folder / "venv"], check=True)
+        pip_install(folder / "venv", str(partita_wheel), wheelhouse=wheelhouse)
+
+    return Venv(made_once(tmp_path_factory, "install-base", make) / "venv")
 
 
 @pytest.fixture
