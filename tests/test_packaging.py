@@ -33,6 +33,7 @@ def repo_subpackages() -> set[str]:
     return found
 
 
+@pytest.mark.slow  # builds the wheel
 def test_wheel_contains_partita_and_every_subpackage_only(partita_wheel: Path) -> None:
     names = zipfile.ZipFile(partita_wheel).namelist()
     outside = [n for n in names if not n.startswith(("partita/", "partita-"))]
@@ -45,6 +46,7 @@ def test_wheel_contains_partita_and_every_subpackage_only(partita_wheel: Path) -
     assert not any(n.startswith("partita/tests/") for n in names)
 
 
+@pytest.mark.slow  # builds the wheel
 def test_wheel_is_typed_and_carries_the_license(partita_wheel: Path) -> None:
     wheel = zipfile.ZipFile(partita_wheel)
     names = wheel.namelist()
@@ -60,6 +62,7 @@ def test_wheel_is_typed_and_carries_the_license(partita_wheel: Path) -> None:
     assert {"Homepage", "Documentation", "Source", "Issues"} <= set(urls)
 
 
+@pytest.mark.slow  # builds the wheel
 def test_wheel_version_is_the_package_version(partita_wheel: Path) -> None:
     metadata = _metadata(zipfile.ZipFile(partita_wheel))
     assert metadata["Version"] == partita.__version__
@@ -67,6 +70,7 @@ def test_wheel_version_is_the_package_version(partita_wheel: Path) -> None:
     assert importlib.metadata.version("partita") == partita.__version__
 
 
+@pytest.mark.slow  # builds the wheel
 def test_wheel_declares_what_the_package_imports(partita_wheel: Path) -> None:
     """Every third-party module the package imports is a dependency, or belongs to the
     extra that the package names when it is missing."""
