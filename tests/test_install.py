@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 
 import partita
@@ -321,6 +322,8 @@ def test_s3_extra(
     read = venv.partita(project, "read", "totals", "--partition", DAY)
 
     assert json.loads(read.stdout) == {"day": DAY, "total": 6}
+    s3 = fsspec.filesystem("s3", skip_instance_cache=True, **options)
+    assert s3.find(f"{bucket}/install-test/totals/date={DAY}")  # the data is in the bucket
 
 
 def test_postgres_extra(
