@@ -579,11 +579,10 @@ def ui(
     try:
         from partita.ui.server import serve
     except ImportError as exc:
-        _console(stderr=True).print(
-            f"error: partita ui needs the ui extra: pip install 'partita[ui]' ({exc.name} "
-            "is missing)",
-            markup=False,
-        )
+        from partita._extras import needs_extra
+
+        message = needs_extra("partita ui", exc, default="ui")
+        _console(stderr=True).print(f"error: {message}", markup=False)
         _exit(EXIT_USAGE)
     project = _project()
     project.definitions  # noqa: B018 - bad definitions are a usage error, before serving

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
+from partita._extras import extra_hint
 from partita.assets.asset import Asset
 from partita.assets.automation import FileSensor, Schedule
 from partita.assets.graph import AssetGraph
@@ -66,7 +67,9 @@ def load_module(spec: str, base_dir: Path) -> ModuleType:
                 "set 'definitions' in partita.toml"
             ) from exc
         # The module was found but something it imports is missing: not a settings problem.
-        raise DefinitionError(f"importing definitions {spec!r} failed: {one_line(exc)}") from exc
+        raise DefinitionError(
+            f"importing definitions {spec!r} failed: {one_line(exc)}{extra_hint(exc)}"
+        ) from exc
     except Exception as exc:
         raise DefinitionError(f"importing definitions {spec!r} failed: {one_line(exc)}") from exc
 

@@ -24,6 +24,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
+from partita._extras import needs_extra
 from partita.core.tasks import Source, Task, TaskResult, Workspace, run_tasks, warm_up
 from partita.errors import ConfigError, PartitaError, PlanError
 
@@ -126,10 +127,7 @@ class DaskBackend:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
-            raise ConfigError(
-                "the dask executor needs Dask's distributed scheduler; "
-                "install it with: pip install 'partita[dask]'"
-            ) from exc
+            raise ConfigError(needs_extra("the dask executor", exc, default="dask")) from exc
         self._source = source
         self._cluster: Any = None
         if address is None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from partita._extras import needs_extra
 from partita.errors import QueryError
 from partita.storage import Catalog, DataStore
 from partita.storage.reporting import CatalogReports, TableFiles
@@ -159,10 +160,8 @@ class Querier:
 def _duckdb() -> Any:
     try:
         import duckdb
-    except ImportError:
-        raise QueryError(
-            "partita query needs the query extra: pip install 'partita[query]'"
-        ) from None
+    except ImportError as exc:
+        raise QueryError(needs_extra("partita query", exc, default="query")) from None
     return duckdb
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from partita._extras import needs_extra
 from partita.errors import CatalogError, ConfigError
 
 BUSY_TIMEOUT_S = 30.0
@@ -97,7 +98,9 @@ def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError, SQLAlchemyError) as exc:
-        raise ConfigError(f"cannot use catalog {redact_url(url)}: {exc}") from exc
+        shown = redact_url(url)
+        message = needs_extra(f"the catalog {shown}", exc)
+        raise ConfigError(message or f"cannot use catalog {shown}: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
     return engine

@@ -17,6 +17,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from partita._extras import needs_extra
 from partita.errors import StorageError
 from partita.storage.store import IO_ERRORS, modified_time, redact_credentials
 
@@ -57,7 +58,8 @@ def list_files(
     try:
         fs, root = fsspec.core.url_to_fs(url, **dict(options or {}))
     except (ImportError, ValueError, *IO_ERRORS) as exc:
-        raise StorageError(_message(f"cannot open {shown}", exc, options)) from exc
+        message = needs_extra(f"the folder {shown}", exc)
+        raise StorageError(message or _message(f"cannot open {shown}", exc, options)) from exc
     local = isinstance(fs, LocalFileSystem)
     root = (os.path.abspath(root) if local else root).rstrip("/")
     base = f"{root}/{under.strip('/')}" if under.strip("/") else root

@@ -27,6 +27,7 @@ from fsspec.exceptions import BlocksizeMismatchError, FSTimeoutError
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractBufferedFile
 
+from partita._extras import needs_extra
 from partita.errors import StorageError
 from partita.storage import formats
 
@@ -122,7 +123,8 @@ class DataStore:
                 os.makedirs(root, exist_ok=True)
         except (ImportError, ValueError, *IO_ERRORS) as exc:
             shown = redact_credentials(url)
-            raise StorageError(f"cannot open the data store {shown}: {exc}") from exc
+            message = needs_extra(f"the data store {shown}", exc)
+            raise StorageError(message or f"cannot open the data store {shown}: {exc}") from exc
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self._fs: fsspec.AbstractFileSystem = fs
         self._local = isinstance(fs, LocalFileSystem)

@@ -10,6 +10,7 @@ Hypothesis runs more examples with ``CI=true`` than on a developer's machine
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import secrets
@@ -118,6 +119,80 @@ def _require(module: str) -> Any:
 def _libpq_url(url: str) -> str:
     """A SQLAlchemy URL (``postgresql+psycopg://...``) as libpq spells it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# Left out of the source a test wheel is built from: state, caches and earlier builds (a
+# stale module in build/ would slip into the wheel).
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".partita",
+    "__pycache__",
+    "*.egg-info",
+    "build",
+    "dist",
+    "site",
+    ".*_cache",
+    ".hypothesis",
+)
+
+
+PIP = (sys.executable, "-m", "pip")
+
+
+def pip_env() -> dict[str, str]:
+    """The environment for pip in tests: no configuration file, PIP_ variable or
+    virtualenv of the caller's, so that only the options given count."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "PARTITA_", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"))
+    }
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+    return env
+
+
+def made_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+) -> Path:
+    """A folder that ``make`` fills once per test run: pytest-xdist's workers share it (the
+    first to ask makes it, under a lock, while the others wait)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's folder, above the workers' own
+    folder = root / name
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / f"{name}.done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (root / f"{name}.done").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def partita_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of the working tree, built once per test run from a copy of it.
+
+    ``--no-build-isolation``: setuptools and wheel come from the test extra, so the build
+    needs no package index.
+    """
+
+    def build(folder: Path) -> None:
+        shutil.copytree(REPO, folder / "source", ignore=NOT_SOURCE)
+        options = ("--no-deps", "--no-build-isolation", "--wheel-dir", str(folder))
+        built = subprocess.run(
+            [*PIP, "wheel", *options, str(folder / "source")],
+            env=pip_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert built.returncode == 0, built.stdout + built.stderr
+
+    (wheel,) = made_once(tmp_path_factory, "wheel", build).glob("partita-*.whl")
+    return wheel
 
 
 @pytest.fixture(scope="session")
