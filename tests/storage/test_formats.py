@@ -28,6 +28,7 @@ from partita.storage.formats import (
     read_value,
     write_value,
 )
+from tests.conftest import _require
 
 SALES = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("amount", pa.float64())])
 
@@ -64,7 +65,7 @@ def test_kind_of() -> None:
 
 
 def test_kind_of_dataframe() -> None:
-    pd = pytest.importorskip("pandas")
+    pd = _require("pandas")
     assert kind_of(pd.DataFrame({"a": [1]})) == "parquet"
 
 
@@ -171,7 +172,7 @@ def test_parquet_bytes_are_deterministic() -> None:
 
 
 def test_dataframe_is_written_without_index_and_with_schema() -> None:
-    pd = pytest.importorskip("pandas")
+    pd = _require("pandas")
     frame = pd.DataFrame({"amount": [1.5, 2.5], "id": [1, 2]}, index=[10, 20])
     encoded, data = encode(frame, schema=SALES)
     assert encoded.rows == 2

@@ -21,6 +21,7 @@ from partita.storage import formats, versions
 from partita.storage import store as store_module
 from partita.storage.store import DataStore
 from partita.storage.versions import new_version_id
+from tests.conftest import _require
 
 MakeStore = Callable[[], DataStore]
 DAY = "date=2026-04-08"
@@ -119,7 +120,7 @@ class TestDataStore:
         assert store.read(written.files, written.kind).equals(table)
 
     def test_dataframe_round_trip(self, make_store: MakeStore) -> None:
-        pd = pytest.importorskip("pandas")
+        pd = _require("pandas")
         store = make_store()
         frame = pd.DataFrame({"id": [1, 2], "amount": [0.5, 1.5]})
         written = store.write("clean_sales", DAY, new_version_id(), frame)
@@ -368,8 +369,9 @@ def test_unknown_protocol_is_a_storage_error() -> None:
 
 
 def test_hive_layout_reads_with_pyarrow_and_duckdb(tmp_path) -> None:
-    duckdb = pytest.importorskip("duckdb")
-    ds = pytest.importorskip("pyarrow.dataset")
+    duckdb = _require("duckdb")
+    import pyarrow.dataset as ds
+
     store, files = DataStore(str(tmp_path / "data")), Files(LocalFileSystem())
     store.write("clean_sales", "date=2026-04-07", new_version_id(), sales(1, 2))
     old = store.write("clean_sales", "date=2026-04-08", new_version_id(), sales(8, 9))

@@ -243,7 +243,6 @@ def test_run_and_logs_pages(client: TestClient, built: tuple[Project, str]) -> N
 
 
 def test_metrics_route(client: TestClient) -> None:
-    pytest.importorskip("partita.core.metrics")
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
