@@ -51,6 +51,7 @@ SLOW_FIXTURES = frozenset(
     {
         "run_process",
         "start_process",
+        "partita_wheel",
         "postgres_database",
         "make_postgres_database",
         "s3_bucket",

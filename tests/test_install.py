@@ -31,8 +31,6 @@ import pytest
 import partita
 from tests.conftest import PIP, _unavailable, made_once, pip_env
 
-pytestmark = pytest.mark.slow
-
 # What `scripts/setup --test` fills; PARTITA_TEST_WHEELHOUSE names another.
 WHEELHOUSE = Path(os.environ.get("PARTITA_TEST_WHEELHOUSE") or Path(sys.prefix) / "wheelhouse")
 EXTRA_MODULES = {

@@ -11,6 +11,7 @@ import importlib
 import importlib.metadata
 import inspect
 import re
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -33,7 +34,6 @@ def repo_subpackages() -> set[str]:
     return found
 
 
-@pytest.mark.slow  # builds the wheel
 def test_wheel_contains_partita_and_every_subpackage_only(partita_wheel: Path) -> None:
     names = zipfile.ZipFile(partita_wheel).namelist()
     outside = [n for n in names if not n.startswith(("partita/", "partita-"))]
@@ -46,7 +46,6 @@ def test_wheel_contains_partita_and_every_subpackage_only(partita_wheel: Path) -
     assert not any(n.startswith("partita/tests/") for n in names)
 
 
-@pytest.mark.slow  # builds the wheel
 def test_wheel_is_typed_and_carries_the_license(partita_wheel: Path) -> None:
     wheel = zipfile.ZipFile(partita_wheel)
     names = wheel.namelist()
@@ -62,7 +61,6 @@ def test_wheel_is_typed_and_carries_the_license(partita_wheel: Path) -> None:
     assert {"Homepage", "Documentation", "Source", "Issues"} <= set(urls)
 
 
-@pytest.mark.slow  # builds the wheel
 def test_wheel_version_is_the_package_version(partita_wheel: Path) -> None:
     metadata = _metadata(zipfile.ZipFile(partita_wheel))
     assert metadata["Version"] == partita.__version__
@@ -70,7 +68,6 @@ def test_wheel_version_is_the_package_version(partita_wheel: Path) -> None:
     assert importlib.metadata.version("partita") == partita.__version__
 
 
-@pytest.mark.slow  # builds the wheel
 def test_wheel_declares_what_the_package_imports(partita_wheel: Path) -> None:
     """Every third-party module the package imports is a dependency, or belongs to the
     extra that the package names when it is missing."""
@@ -142,3 +139,11 @@ def test_layers_import_downward_only() -> None:
         for higher in above:
             assert f"from partita.{higher}" not in source, f"{path} imports partita.{higher}"
             assert f"import partita.{higher}" not in source, f"{path} imports partita.{higher}"
+
+
+def test_python_dash_m_partita_is_the_partita_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "partita", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"partita {partita.__version__}\n"
