@@ -13,11 +13,14 @@ from __future__ import annotations
 import fcntl
 import importlib
 import os
+import re
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,6 +75,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+def listening_url(process: subprocess.Popen[str], line: re.Pattern[str], limit: float) -> str:
+    """The URL a server ``process`` prints on stdout once it listens: group 1 of the first
+    line matching ``line``, read within ``limit`` seconds, else the empty string."""
+    found: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for printed in process.stdout:
+            match = line.match(printed.strip())
+            if match:
+                found.append(match.group(1))
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(limit)
+    return found[0] if found else ""
+
+
+def interrupt(process: subprocess.Popen[str], grace: float = 30) -> None:
+    """Stop a process as Ctrl-C would (SIGINT); kill it if it lingers past ``grace`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def partita_executable() -> str:
     """The installed console script next to the running interpreter."""
     found = BIN / "partita"
@@ -122,8 +155,8 @@ def _libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-# Left out of the source a test wheel is built from: state, caches and earlier builds (a
-# stale module in build/ would slip into the wheel).
+# Left out of copies of the repository or an example: what a checkout's .gitignore leaves
+# out (state, caches, earlier builds: a stale module in build/ would slip into a wheel).
 NOT_SOURCE = shutil.ignore_patterns(
     ".git",
     ".venv",
@@ -135,6 +168,7 @@ NOT_SOURCE = shutil.ignore_patterns(
     "site",
     ".*_cache",
     ".hypothesis",
+    "*.bak",
 )
 
 

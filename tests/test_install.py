@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import fsspec
 import pytest
 
 import partita
-from tests.conftest import PIP, _unavailable, made_once, pip_env
+from tests.conftest import PIP, _unavailable, interrupt, listening_url, made_once, pip_env
 
 # What `scripts/setup --test` fills; PARTITA_TEST_WHEELHOUSE names another.
 WHEELHOUSE = Path(os.environ.get("PARTITA_TEST_WHEELHOUSE") or Path(sys.prefix) / "wheelhouse")
@@ -365,30 +364,13 @@ def _serving(venv: Venv, project: Path) -> Iterator[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    found: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            match = LISTENING.match(line.strip())
-            if match:
-                found.append(match.group(1))
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    url = ""
     try:
-        reader.join(COMMAND_TIMEOUT)
-        assert found, "partita ui printed no URL"
-        yield found[0]
+        url = listening_url(process, LISTENING, COMMAND_TIMEOUT)
+        assert url, "partita ui printed no URL"
+        yield url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        interrupt(process)
         errors = process.communicate()[1] if process.stderr else ""
         # Ctrl-C ends it with 0, or 130 (128 + SIGINT) as a shell reports an interrupt.
-        assert not found or process.returncode in (0, 130, -signal.SIGINT), errors
+        assert not url or process.returncode in (0, 130, -signal.SIGINT), errors

@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests import inprocess
+from tests.conftest import NOT_SOURCE
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -50,20 +51,6 @@ EXAMPLE_MARK = re.compile(r"<!--\s*example:\s*([a-z0-9_]+)\s*-->")
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
 OPERATOR = re.compile(r"[();<>|&]+")
 COMMAND_TIMEOUT = 600  # seconds; only a hang gets near it
-# Left out of copies: what a checkout's .gitignore leaves out (state, caches, builds).
-IGNORED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    ".partita",
-    "__pycache__",
-    "*.egg-info",
-    "build",
-    "dist",
-    "site",
-    ".*_cache",
-    ".hypothesis",
-    "*.bak",
-)
 
 
 @dataclass(frozen=True)
@@ -138,7 +125,7 @@ def copy_repo(dest: Path) -> Path:
     """A copy of the repository as it is now; ignored files (state, caches) left out."""
     names = git_files()
     if names is None:
-        shutil.copytree(REPO, dest, ignore=IGNORED)
+        shutil.copytree(REPO, dest, ignore=NOT_SOURCE)
         return dest
     for name in names:
         source = REPO / name
@@ -199,7 +186,7 @@ def run_page(page: Path, tmp_path: Path) -> None:
     markdown = page.read_text(encoding="utf-8")
     name = page_example(markdown)
     example = tmp_path / name  # named as in the repository: pages may `cd ..` out of it
-    shutil.copytree(EXAMPLES / name, example, ignore=IGNORED)
+    shutil.copytree(EXAMPLES / name, example, ignore=NOT_SOURCE)
     setup = SHELL_SETUP | {f"cd examples/{name}"}
     repo: Path | None = None
     for command in console_commands(markdown):

@@ -11,9 +11,7 @@ import html.parser
 import os
 import re
 import shutil
-import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +20,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, _require, _unavailable, cli_env, partita_executable
+from tests.conftest import (
+    EXAMPLES,
+    _require,
+    _unavailable,
+    cli_env,
+    interrupt,
+    listening_url,
+    partita_executable,
+)
 
 # The one line `partita ui` prints on stdout once it listens.
 LISTENING = re.compile(r"^partita ui: (http://[^\s/]+:\d+/)$")
@@ -111,34 +117,16 @@ def start_ui(project: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
             stderr=errors,
             text=True,
         )
-    found: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            match = LISTENING.match(line.strip())
-            if match:
-                found.append(match.group(1))
-                break
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(STARTUP_LIMIT)
-    if not found:
+    url = listening_url(process, LISTENING, STARTUP_LIMIT)
+    if not url:
         stop(process)
         pytest.fail(f"partita ui did not print its URL:\n{log.read_text()}")
-    return process, found[0]
+    return process, url
 
 
 def stop(process: subprocess.Popen[str]) -> None:
     """Stop a server: SIGINT (as Ctrl-C would), then kill it if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    interrupt(process)
     if process.stdout is not None:
         process.stdout.close()
 
