@@ -51,9 +51,9 @@ if TYPE_CHECKING:
         Window,
         asset,
     )
-    from partita.core.materializer import RunResult, StepOutcome
-    from partita.core.planner import Plan, Step, Target, plan
+    from partita.core.plan.planner import Plan, Step, Target, plan
     from partita.core.project import Project
+    from partita.core.run.materializer import RunResult, StepOutcome
 
 # Imported on first use, so that `partita --help` (and `import partita.errors`) start
 # fast: the declarations pull in pydantic and pendulum, the project the catalog.
@@ -88,12 +88,12 @@ _LAZY = {
         ),
         "partita.assets",
     ),
-    "RunResult": "partita.core.materializer",
-    "StepOutcome": "partita.core.materializer",
-    "Plan": "partita.core.planner",
-    "Step": "partita.core.planner",
-    "Target": "partita.core.planner",
-    "plan": "partita.core.planner",
+    "RunResult": "partita.core.run.materializer",
+    "StepOutcome": "partita.core.run.materializer",
+    "Plan": "partita.core.plan.planner",
+    "Step": "partita.core.plan.planner",
+    "Target": "partita.core.plan.planner",
+    "plan": "partita.core.plan.planner",
     "Project": "partita.core.project",
 }
 

@@ -4,7 +4,6 @@ from partita.assets.asset import Asset, Dep, RetryPolicy, asset
 from partita.assets.automation import Eager, FileSensor, Schedule
 from partita.assets.context import Context
 from partita.assets.graph import AssetGraph, Edge
-from partita.assets.keyedpartitions import DynamicPartitions, StaticPartitions
 from partita.assets.keys import UNPARTITIONED, check_asset_key, check_safe_key, display_key
 from partita.assets.loader import (
     Definitions,
@@ -25,10 +24,10 @@ from partita.assets.mappings import (
     Window,
     default_mapping,
 )
-from partita.assets.multipartitions import MultiPartitions
-from partita.assets.partitions import DynamicKeys, KeySpace, PartitionsDefinition, TimeWindow
-from partita.assets.timekeys import parse_day
-from partita.assets.timepartitions import (
+from partita.assets.partitions.base import DynamicKeys, KeySpace, PartitionsDefinition, TimeWindow
+from partita.assets.partitions.keyed import DynamicPartitions, StaticPartitions
+from partita.assets.partitions.multi import MultiPartitions
+from partita.assets.partitions.timed import (
     CronPartitions,
     DailyPartitions,
     HourlyPartitions,
@@ -36,6 +35,7 @@ from partita.assets.timepartitions import (
     TimePartitions,
     WeeklyPartitions,
 )
+from partita.assets.partitions.timekeys import parse_day
 
 __all__ = [
     "UNPARTITIONED",

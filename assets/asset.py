@@ -14,7 +14,7 @@ from partita.assets.codeversion import code_version, describe_schema, function_f
 from partita.assets.keys import check_asset_key
 from partita.assets.mappings import PartitionMapping
 from partita.assets.messages import one_line
-from partita.assets.partitions import PartitionsDefinition
+from partita.assets.partitions.base import PartitionsDefinition
 from partita.errors import DefinitionError
 
 CONTEXT_NAMES = frozenset({"ctx", "context"})

@@ -20,10 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from partita.assets.cron import CronExpression
 from partita.assets.durations import parse_duration
 from partita.assets.keys import check_safe_key
-from partita.assets.timekeys import check_timezone
+from partita.assets.partitions.cron import CronExpression
+from partita.assets.partitions.timekeys import check_timezone
 from partita.errors import DefinitionError
 
 PLACEHOLDER = "{partition}"

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from partita.assets.partitions import TimeWindow
+from partita.assets.partitions.base import TimeWindow
 
 
 @dataclass(frozen=True, slots=True)

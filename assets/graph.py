@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from partita.assets.asset import Asset
-from partita.assets.keyedpartitions import DynamicPartitions
 from partita.assets.mappings import PartitionMapping, default_mapping
+from partita.assets.partitions.keyed import DynamicPartitions
 from partita.errors import DefinitionError
 
 

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from partita.assets.keys import UNPARTITIONED
-from partita.assets.multipartitions import MultiPartitions, ProductSpace
-from partita.assets.partitions import KeySpace, PartitionsDefinition
-from partita.assets.timepartitions import TimePartitions, TimeSpace
+from partita.assets.partitions.base import KeySpace, PartitionsDefinition
+from partita.assets.partitions.multi import MultiPartitions, ProductSpace
+from partita.assets.partitions.timed import TimePartitions, TimeSpace
 from partita.errors import DefinitionError
 
 Definition = PartitionsDefinition | None

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import partita
-from partita.core.status import StatusResolver
+from partita.core.plan.status import StatusResolver
 
 START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 ASSET = "sensor_readings"

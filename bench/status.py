@@ -12,7 +12,7 @@ Six scales (targets in docs/performance.md):
 
 The catalog is populated directly (one bulk INSERT through the catalog's engine), with
 the assets' current code versions and input fingerprints computed by
-``partita.core.status.input_fingerprint``, so every partition is fresh and status has to
+``partita.core.plan.status.input_fingerprint``, so every partition is fresh and status has to
 check every one of them. Each scale is then measured in a fresh subprocess: open the
 project (load definitions, open the catalog), then time ``Project.status()`` end to end,
 split into the catalog query (``Catalog.states``) and the status computation. Peak
@@ -42,7 +42,7 @@ import tracemalloc
 from pathlib import Path
 
 import partita
-from partita.core.status import StatusResolver, input_fingerprint
+from partita.core.plan.status import StatusResolver, input_fingerprint
 
 START = dt.datetime(1999, 1, 1, tzinfo=dt.UTC)
 

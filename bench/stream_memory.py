@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow as pa
 
 import partita
-from partita.storage.store import DataStore
-from partita.storage.versions import new_version_id
+from partita.storage.store.datastore import DataStore
+from partita.storage.store.versions import new_version_id
 
 ROW_BYTES = 64
 SCHEMA = pa.schema(

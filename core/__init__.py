@@ -12,35 +12,33 @@ from partita import _lazy
 
 if TYPE_CHECKING:
     from partita.core.config import Settings, load_settings
-    from partita.core.materializer import Materializer, RunResult, StepOutcome
-    from partita.core.planner import Plan, Step, Target, plan
+    from partita.core.plan.explain import AssetStatus, WhyLink
+    from partita.core.plan.planner import Plan, Step, Target, plan
+    from partita.core.plan.status import Cause, PartitionStatus, StatusResolver, input_fingerprint
     from partita.core.project import Project
-    from partita.core.report import AssetStatus, WhyLink
-    from partita.core.status import Cause, PartitionStatus, StatusResolver, input_fingerprint
+    from partita.core.run.materializer import Materializer, RunResult, StepOutcome
 
 _LAZY = {
-    "AssetStatus": "report",
-    "Cause": "status",
-    "Materializer": "materializer",
-    "PartitionStatus": "status",
-    "Plan": "planner",
-    "Project": "project",
-    "RunResult": "materializer",
-    "Settings": "config",
-    "Step": "planner",
-    "StatusResolver": "status",
-    "StepOutcome": "materializer",
-    "Target": "planner",
-    "WhyLink": "report",
-    "input_fingerprint": "status",
-    "load_settings": "config",
-    "plan": "planner",
+    "AssetStatus": "partita.core.plan.explain",
+    "Cause": "partita.core.plan.status",
+    "Materializer": "partita.core.run.materializer",
+    "PartitionStatus": "partita.core.plan.status",
+    "Plan": "partita.core.plan.planner",
+    "Project": "partita.core.project",
+    "RunResult": "partita.core.run.materializer",
+    "Settings": "partita.core.config",
+    "Step": "partita.core.plan.planner",
+    "StatusResolver": "partita.core.plan.status",
+    "StepOutcome": "partita.core.run.materializer",
+    "Target": "partita.core.plan.planner",
+    "WhyLink": "partita.core.plan.explain",
+    "input_fingerprint": "partita.core.plan.status",
+    "load_settings": "partita.core.config",
+    "plan": "partita.core.plan.planner",
 }
 
 
-__getattr__ = _lazy.exports(
-    __name__, {name: f"partita.core.{module}" for name, module in _LAZY.items()}
-)
+__getattr__ = _lazy.exports(__name__, _LAZY)
 
 __all__ = [
     "AssetStatus",

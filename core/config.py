@@ -191,7 +191,7 @@ class Settings(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # A repr ends up in tracebacks and debug logs: never with the credentials.
-        from partita.storage.engine import redact_url
+        from partita.storage.catalog.engine import redact_url
 
         for name, value in super().__repr_args__():
             if name == "catalog":

@@ -29,14 +29,14 @@ from partita.core.config import (
     resolve_catalog,
     resolve_storage,
 )
-from partita.core.doctor import Doctor, DoctorReport
-from partita.core.gc import DEFAULT_GRACE_S, GarbageCollector, GcResult
-from partita.core.materializer import Materializer, RunResult, StepOutcome
-from partita.core.planner import Plan, Target, plan
-from partita.core.pools import check_pools
-from partita.core.report import AssetStatus, WhyLink, asset_status, chain_nodes, why_chain
-from partita.core.status import StatusResolver
-from partita.core.tasks import Source, code_fingerprint
+from partita.core.maintenance.doctor import Doctor, DoctorReport
+from partita.core.maintenance.gc import DEFAULT_GRACE_S, GarbageCollector, GcResult
+from partita.core.plan.explain import AssetStatus, WhyLink, asset_status, chain_nodes, why_chain
+from partita.core.plan.planner import Plan, Target, plan
+from partita.core.plan.status import StatusResolver
+from partita.core.run.materializer import Materializer, RunResult, StepOutcome
+from partita.core.run.pools import check_pools
+from partita.core.run.tasks import Source, code_fingerprint
 from partita.errors import PartitionKeyError, PlanError
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
 
@@ -278,13 +278,13 @@ class Project:
         )
         alerter = None
         if self.settings.alerts:
-            from partita.core.alerts import Alerter
+            from partita.core.observe.alerts import Alerter
 
             alerter = Alerter(self.settings.alerts, self.root, clock=self.now, sleep=self._sleep)
             on_step = alerter.wrap(on_step)
         emitter = None
         if self.settings.openlineage is not None:
-            from partita.core.openlineage import LineageEmitter
+            from partita.core.observe.openlineage import LineageEmitter
 
             emitter = LineageEmitter(
                 self.settings.openlineage,
@@ -432,7 +432,7 @@ class Project:
         self, grace: float | str | dt.timedelta = DEFAULT_GRACE_S, *, dry_run: bool = False
     ) -> GcResult:
         """Remove the files no current committed version references once they are ``grace``
-        old (seconds, ``"2h"`` or a timedelta; see :mod:`partita.core.gc`); ``dry_run``
+        old (seconds, ``"2h"`` or a timedelta; see :mod:`partita.core.maintenance.gc`); ``dry_run``
         only says what would go."""
         seconds = parse_duration(grace, what="grace period")
         return self._collector().collect(seconds, dry_run=dry_run)
@@ -465,23 +465,24 @@ class Project:
         """Run SQL over the current committed tables (DuckDB); returns a ``pyarrow.Table``.
 
         Each asset whose versions are tables is a view named by its key (quote keys with
-        ``/``: ``"sales/raw"``); see :mod:`partita.core.query`.
+        ``/``: ``"sales/raw"``); see :mod:`partita.core.observe.query`.
 
         Raises:
             QueryError: invalid SQL, an unknown table or column, or a failure running it.
         """
-        from partita.core.query import run_query
+        from partita.core.observe.query import run_query
 
         return run_query(self.catalog, self.store, sql)
 
     def lineage(self, asset: str, partition: str | None = None, depth: int | None = None) -> Any:
         """The exact upstream versions the current version of a partition was built from,
-        recursively (``depth`` levels; ``None``: all); a :class:`~partita.core.lineage.Lineage`.
+        recursively (``depth`` levels; ``None``: all): a
+        :class:`~partita.core.observe.lineage.Lineage`.
 
         Raises:
             PlanError: the partition has no committed version.
         """
-        from partita.core.lineage import lineage
+        from partita.core.observe.lineage import lineage
 
         key = self.targets([asset], partition)[0].partitions[0]
         return lineage(self.catalog, asset, key, depth=depth)

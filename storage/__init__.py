@@ -21,13 +21,13 @@ from partita.storage.records import (
 )
 
 if TYPE_CHECKING:
-    from partita.storage.catalog import Catalog
-    from partita.storage.store import DataStore, WrittenVersion
+    from partita.storage.catalog.facade import Catalog
+    from partita.storage.store.datastore import DataStore, WrittenVersion
 
 _LAZY = {
-    "Catalog": "partita.storage.catalog",
-    "DataStore": "partita.storage.store",
-    "WrittenVersion": "partita.storage.store",
+    "Catalog": "partita.storage.catalog.facade",
+    "DataStore": "partita.storage.store.datastore",
+    "WrittenVersion": "partita.storage.store.datastore",
 }
 
 

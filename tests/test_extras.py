@@ -14,10 +14,10 @@ import pytest
 
 import partita as pt
 from partita._extras import EXTRAS, extra_hint, missing_extra, needs_extra
-from partita.core.executors import DaskBackend
+from partita.core.run.executors import DaskBackend
 from partita.errors import ConfigError, DefinitionError, QueryError, StorageError
 from partita.storage import DataStore
-from partita.storage.engine import make_engine
+from partita.storage.catalog.engine import make_engine
 
 
 def not_installed(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:

@@ -42,7 +42,7 @@ def test_wheel_contains_partita_and_every_subpackage_only(partita_wheel: Path) -
         n.removesuffix("/__init__.py").replace("/", ".") for n in names if n.endswith("__init__.py")
     }
     assert repo_subpackages() | {"partita"} <= packaged
-    assert "partita/cli.py" in names
+    assert "partita/cli/app.py" in names
     assert not any(n.startswith("partita/tests/") for n in names)
 
 
@@ -130,8 +130,8 @@ def test_all_is_complete_and_resolves(module: str) -> None:
 
 def test_layers_import_downward_only() -> None:
     order = ["errors", "assets", "storage", "core", "cli"]
-    for path in REPO.glob("*/*.py"):
-        layer = path.parent.name
+    for path in REPO.glob("*/**/*.py"):
+        layer = path.relative_to(REPO).parts[0]
         if layer not in order:
             continue
         above = order[order.index(layer) + 1 :]

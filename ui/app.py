@@ -65,7 +65,7 @@ def _add_metrics(app: FastAPI) -> None:
     def metrics(request: Request) -> Response:
         """Prometheus metrics of the project."""
         try:
-            from partita.core.metrics import prometheus_text
+            from partita.core.observe.metrics import prometheus_text
         except ImportError:
             return PlainTextResponse("metrics are not available in this version\n", 503)
         text = prometheus_text(request.app.state.project)

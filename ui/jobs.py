@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from partita.core.planner import Plan
+from partita.core.plan.planner import Plan
 from partita.core.project import Project
-from partita.storage.store import redact_credentials
-from partita.storage.versions import new_version_id
+from partita.storage.store.datastore import redact_credentials
+from partita.storage.store.versions import new_version_id
 
 log = logging.getLogger("partita.ui")
 

@@ -14,8 +14,8 @@ from fastapi.templating import Jinja2Templates
 from partita.errors import PlanError
 from partita.ui import views
 from partita.ui.api import checked_asset, jobs_of, project_of, run_data
+from partita.ui.dag import NODE_HEIGHT, NODE_WIDTH, layout
 from partita.ui.gantt import CHART_WIDTH, ROW_HEIGHT, gantt
-from partita.ui.graph import NODE_HEIGHT, NODE_WIDTH, layout
 from partita.ui.segments import HEAT_STATUSES
 
 HEATMAP_WIDTH = 1000.0

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from partita.core.status import FRESH, MISSING, STALE, PartitionStatus
+from partita.core.plan.status import FRESH, MISSING, STALE, PartitionStatus
 
 RUNNING = "running"
 FAILED = "failed"

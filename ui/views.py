@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from partita.assets import UNPARTITIONED, PartitionsDefinition
+from partita.core.plan.status import StatusResolver
 from partita.core.project import Project
-from partita.core.status import StatusResolver
 from partita.errors import PlanError
-from partita.storage.automation import leased_partitions
+from partita.storage.catalog.ticks import leased_partitions
 from partita.storage.records import RunRecord
-from partita.storage.store import redact_credentials
+from partita.storage.store.datastore import redact_credentials
 from partita.ui.segments import count_statuses, health, heat_statuses, segments
 
 WHOLE = "-"
@@ -157,14 +157,14 @@ def _lineage(project: Project, asset: str, key: str, built: bool) -> Any:
 
 def _metrics(project: Project, asset: str, key: str) -> list[Any]:
     """The partition's rows, bytes and build duration."""
-    from partita.core.metrics import partition_metrics
+    from partita.core.observe.metrics import partition_metrics
 
     return [plain(row) for row in partition_metrics(project, asset, None, [key])]
 
 
 def recent_metrics(project: Project, asset: str, limit: int = 30) -> list[Any]:
     """Rows, bytes and build duration of the asset's newest partitions, newest first."""
-    from partita.core.metrics import partition_metrics
+    from partita.core.observe.metrics import partition_metrics
 
     return partition_metrics(project, asset, limit)
 

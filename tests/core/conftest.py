@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from partita.assets import AssetGraph
-from partita.core.status import StatusResolver, input_fingerprint
+from partita.core.plan.status import StatusResolver, input_fingerprint
 from partita.storage.records import PartitionState
 from tests.projects import ProjectFactory
 

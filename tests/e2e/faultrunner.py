@@ -4,7 +4,7 @@
     python faultrunner.py --serve     # forks such runs on request (see serve())
 
 The spec arms faults by patching partita, SQLAlchemy and s3fs in this process (the product
-has no fault hooks), then hands the remaining arguments to ``partita.cli.main()``::
+has no fault hooks), then hands the remaining arguments to ``partita.cli.app.main()``::
 
     {"faults": [{"point": "kill-after-commit", "n": 4}],
      "fired": "/tmp/.../fired.jsonl",
@@ -53,9 +53,9 @@ RAISES = (
 POINTS = KILLS + RAISES
 # What a backfill imports sooner or later: a forked process finds them loaded.
 PRELOAD = (
-    "partita.cli",
+    "partita.cli.app",
     "partita.core.project",
-    "partita.storage.store",
+    "partita.storage.store.datastore",
     "pyarrow.compute",
     "pyarrow.parquet",
     "sqlalchemy",
@@ -108,7 +108,7 @@ def _commit_target(name: str, args: tuple[Any, ...]) -> str | None:
 
 def _in_commit() -> Callable[[], bool]:
     """Wrap the catalog's commits so that statements can tell they run inside one."""
-    from partita.storage.catalog import Catalog
+    from partita.storage.catalog.facade import Catalog
 
     state = threading.local()
     for name in COMMITS:
@@ -132,7 +132,7 @@ def _operational_error(statement: str, what: str) -> Exception:
 
 
 def _arm_write(trigger: Trigger) -> None:
-    from partita.storage import store
+    from partita.storage.store import datastore as store
 
     original = store._HashingWriter.write
 
@@ -151,7 +151,7 @@ def _arm_write(trigger: Trigger) -> None:
 def _arm_commit_call(triggers: dict[str, Trigger]) -> None:
     """Faults around Catalog.commit: before it, after it returned, or raised after it."""
     from partita.errors import CatalogError
-    from partita.storage.catalog import Catalog
+    from partita.storage.catalog.facade import Catalog
 
     for name in COMMITS:
         original = getattr(Catalog, name)
@@ -209,7 +209,7 @@ def _arm_statements(triggers: dict[str, Trigger], in_commit: Callable[[], bool])
 
 
 def _arm_cleanup(trigger: Trigger) -> None:
-    from partita.storage.store import DataStore
+    from partita.storage.store.datastore import DataStore
 
     original = DataStore.delete
 
@@ -291,7 +291,7 @@ def install(spec: dict[str, Any]) -> None:
 def run(spec: dict[str, Any], argv: list[str]) -> None:
     """Arm the faults, then be ``partita ARGV``."""
     install(spec)
-    from partita.cli import main as partita
+    from partita.cli.app import main as partita
 
     sys.argv = ["partita", *argv]
     partita()

@@ -20,7 +20,7 @@ from typing import IO
 import pytest
 
 from partita.storage import Catalog
-from partita.storage import automation as records
+from partita.storage.catalog import ticks as tick_log
 from tests.conftest import catalog_query, cli_env, partita_executable, postgres_url
 from tests.projects import write_project
 
@@ -179,13 +179,13 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     return request.getfixturevalue("make_postgres_database")()
 
 
-def _ticks(root: Path, url: str | None) -> list[records.TickRecord]:
+def _ticks(root: Path, url: str | None) -> list[tick_log.TickRecord]:
     path = root / ".partita" / "catalog.db"
     if url is None and not path.exists():
         return []  # the daemon has not opened its catalog yet
     catalog = Catalog(url or f"sqlite:///{path}")
     try:
-        return records.ticks(catalog, limit=10_000)
+        return tick_log.ticks(catalog, limit=10_000)
     finally:
         catalog.close()
 

@@ -84,7 +84,7 @@ def test_queries_stay_consistent_while_rebuilt(
     record_property: Callable[[str, object], None],
 ) -> None:
     from partita import Project
-    from partita.core.query import Querier
+    from partita.core.observe.query import Querier
 
     built = run_cli(sales, "backfill", "clean_sales", "--from", DAYS[0], "--to", DAYS[1])
     assert built.returncode == 0, built.stderr

@@ -144,7 +144,7 @@ def test_page_commands_on_a_dask_cluster(
 
         # The workers, not the partita process, ran the steps: they loaded the project.
         loaded = client.run(
-            lambda: list(getattr(sys.modules.get("partita.core.tasks"), "_loaded", {}))
+            lambda: list(getattr(sys.modules.get("partita.core.run.tasks"), "_loaded", {}))
         )
         root = str(project.resolve())
         assert any(root in key for keys in loaded.values() for key in keys), loaded

@@ -32,4 +32,4 @@ def test_the_fast_tier_runs_ruff_and_the_tests_not_marked_slow(tmp_path: Path) -
     selected, total = map(int, re.search(r"(\d+)/(\d+) tests collected", done.stdout).groups())
     assert len(collected) == selected < total
     assert not [line for line in collected if line.startswith("tests/e2e/")]
-    assert "tests/assets/test_partitions.py::" in done.stdout
+    assert "tests/assets/partitions/test_partitions.py::" in done.stdout

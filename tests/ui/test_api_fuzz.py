@@ -23,6 +23,10 @@ import pytest
 from tests.conftest import _require
 from tests.ui.conftest import BUILT, UiServer
 
+# Requests per operation, mode and pinning (the same on CI and elsewhere: the second test
+# needs that many to see a request accepted); the whole test stays well under a minute.
+EXAMPLES = 20
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -48,17 +52,11 @@ def failures(ui_server: UiServer) -> Iterator[list[Failure]]:
             ui_server.wait_for_run(run["run_id"])
 
 
-def examples() -> int:
-    """Requests per operation, mode and pinning: a fifth of the hypothesis profile's
-    examples (20 on CI), so that the whole test stays well under a minute."""
-    return max(2, _require("hypothesis").settings.default.max_examples // 5)
-
-
 def fuzz(strategy: Any, call: dict[str, Any], failures: list[Failure]) -> None:
-    """Send :func:`examples` generated requests; record every 5xx (no shrinking: keep going)."""
+    """Send ``EXAMPLES`` generated requests; record every 5xx (no shrinking: keep going)."""
     hypothesis = _require("hypothesis")
     settings = hypothesis.settings(
-        max_examples=examples(),
+        max_examples=EXAMPLES,
         deadline=None,
         database=None,
         derandomize=True,  # the same requests on every run: a failure can be replayed
@@ -165,7 +163,7 @@ def test_real_assets_with_odd_keys_never_fail_the_server(
     answers: dict[int, int] = {}
 
     @hypothesis.settings(
-        max_examples=examples() * 4,
+        max_examples=EXAMPLES * 4,
         deadline=None,
         database=None,
         derandomize=True,

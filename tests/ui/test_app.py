@@ -18,8 +18,8 @@ from tests.conftest import EXAMPLES, _require
 _require("fastapi")  # the ui extra (in the test extra): a skip locally, a failure on CI
 from fastapi.testclient import TestClient  # noqa: E402
 
+from partita.core.plan.status import PartitionStatus  # noqa: E402
 from partita.core.project import Project  # noqa: E402
-from partita.core.status import PartitionStatus  # noqa: E402
 from partita.ui.app import create_app  # noqa: E402
 from partita.ui.segments import count_statuses, health, heat_statuses, segments  # noqa: E402
 

@@ -1,0 +1,1 @@
+"""Partitions definitions: time windows, cron, static and dynamic keys, multi-dimensional."""

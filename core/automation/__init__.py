@@ -1,0 +1,1 @@
+"""Automation: the daemon and its sources (schedules, eager assets, sensors)."""

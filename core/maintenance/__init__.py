@@ -1,0 +1,1 @@
+"""Keeping storage tidy and checked: garbage collection and the health check."""

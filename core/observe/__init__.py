@@ -1,0 +1,1 @@
+"""Watching runs and data: alerts, OpenLineage, metrics, lineage and SQL queries."""

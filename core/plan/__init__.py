@@ -1,0 +1,1 @@
+"""Planning: partition status and its causes, the planner, and explanations (pure)."""

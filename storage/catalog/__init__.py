@@ -1,0 +1,1 @@
+"""The catalog (SQLModel over SQLite or PostgreSQL): partition states, leases, runs, ticks."""

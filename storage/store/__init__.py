@@ -1,0 +1,1 @@
+"""The data store (fsspec): versioned files, their formats and listings."""

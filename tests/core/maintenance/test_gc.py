@@ -1,0 +1,283 @@
+"""``partita gc``: files no current version references go once older than the grace period.
+
+Superseded versions, abandoned attempts, hidden temporaries and files in folders of an old
+partitions definition are removed; current files, young files, files of leased partitions
+and files that are not partita's stay. On local disk and S3 (moto), with SQLite and
+PostgreSQL catalogs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as pads
+import pytest
+from sqlalchemy import text
+
+from partita.core.maintenance.gc import GarbageCollector
+from partita.storage.store.versions import new_version_id
+from tests.core._sites import CATALOGS, DAYS, STORES, Site, site_factory
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+HOUR = 3600.0
+
+
+@pytest.fixture
+def make_site(
+    make_example: Callable[[str], Path], request: pytest.FixtureRequest
+) -> Iterator[Callable[[str, str], Site]]:
+    """``make_site(store, catalog)``: the sales example on local disk or S3."""
+    yield from site_factory(make_example, request)
+
+
+def collector(site: Site, hours_later: float = 0.0) -> GarbageCollector:
+    """A collector whose clock runs ``hours_later`` ahead, so files look that much older."""
+    project = site.project
+    later = hours_later * HOUR
+    return GarbageCollector(
+        project.catalog, project.store, project.graph, clock=lambda: time.time() + later
+    )
+
+
+def hive_rows(site: Site, asset: str) -> int:
+    """Rows a hive-partitioned read of an asset's folder sees, bypassing the catalog."""
+    found = pads.dataset(
+        f"{site.root}/{asset}", filesystem=site.fs, format="parquet", partitioning="hive"
+    )
+    return found.count_rows()
+
+
+def fates(result: object, fate: str) -> set[str]:
+    return {item.path for item in result.garbage if item.fate == fate}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("catalog", CATALOGS)
+@pytest.mark.parametrize("store", STORES)
+def test_gc_removes_unreferenced_files_once_older_than_the_grace(
+    make_site: Callable[[str, str], Site], store: str, catalog: str
+) -> None:
+    site = make_site(store, catalog)
+    site.build()
+    day, other = DAYS
+    superseded = site.current("clean_sales")[day]
+    old_bytes = site.read(superseded.files[0])
+    site.build(force=True)
+    # The rebuild removed the superseded file; a crash before that clean-up would not have.
+    assert superseded.files[0] not in site.files()
+    site.put(superseded.files[0], old_bytes)
+    folder = f"clean_sales/date={day}"
+    abandoned = f"{folder}/part-{new_version_id()}.parquet"
+    temporary = f"{folder}/.part-{new_version_id()}.parquet.tmp"
+    old_folder = f"clean_sales/week=2026-04-06/part-{new_version_id()}.parquet"
+    leased = f"raw_sales/date={other}/part-{new_version_id()}.parquet"
+    foreign = {f"raw_sales/date={day}/README.txt", f"archive/part-{new_version_id()}.parquet"}
+    for path in (abandoned, old_folder):
+        site.put(path, old_bytes)
+    for path in (temporary, leased, *foreign):
+        site.put(path, b"not committed")
+    assert site.project.catalog.acquire("raw_sales", other, "another-writer") is not None
+    garbage = {superseded.files[0], abandoned, temporary, old_folder}
+    current = {
+        path
+        for asset in ("raw_sales", "clean_sales")
+        for version in site.current(asset).values()
+        for path in version.files
+    }
+    committed_rows = sum(v.rows or 0 for v in site.current("clean_sales").values())
+    everything = site.files()
+    assert hive_rows(site, "clean_sales") > committed_rows  # duplicates, read directly
+
+    young = collector(site).collect(HOUR)
+    assert fates(young, "young") == garbage
+    assert fates(young, "leased") == {leased}
+    assert young.count("removed") == 0
+    assert site.files() == everything
+    assert site.version_status("clean_sales", day, superseded.version_id) == "superseded"
+
+    dry = collector(site, hours_later=2).collect(HOUR, dry_run=True)
+    assert fates(dry, "removed") == garbage
+    assert dry.bytes() == 3 * len(old_bytes) + len(b"not committed")
+    assert site.files() == everything
+
+    done = collector(site, hours_later=2).collect(HOUR)
+    assert fates(done, "removed") == garbage
+    assert site.files() == everything - garbage
+    assert current | foreign | {leased} <= site.files()
+    assert site.version_status("clean_sales", day, superseded.version_id) == "collected"
+    assert hive_rows(site, "clean_sales") == committed_rows
+    if store == "local":
+        assert not (Path(site.root) / "clean_sales" / "week=2026-04-06").exists()
+        assert done.directories == 1
+
+
+def test_gc_aborts_incomplete_uploads_older_than_the_grace(
+    make_site: Callable[[str, str], Site], s3_bucket: tuple[str, dict[str, Any]]
+) -> None:
+    site = make_site("s3", "sqlite")  # in s3_bucket
+    site.build()
+    bucket, _, prefix = site.root.partition("/")
+    path = f"clean_sales/date={DAYS[0]}/part-{new_version_id()}.parquet"
+    key = f"{prefix}/{path}"
+    upload = site.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)
+    site.fs.call_s3(
+        "upload_part",
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload["UploadId"],
+        PartNumber=1,
+        Body=b"x" * 1024,
+    )
+    assert [u.path for u in site.project.store.pending_uploads()] == [path]
+
+    # moto dates every upload's start in 2010: only a grace of a century keeps it.
+    kept = collector(site).collect(100 * 365 * 24 * HOUR)
+    assert fates(kept, "young") == {path}
+    assert len(site.project.store.pending_uploads()) == 1
+
+    done = collector(site).collect(HOUR)
+    assert fates(done, "removed") == {path}
+    assert site.project.store.pending_uploads() == []
+    assert path not in site.files()
+
+
+def test_gc_ages_a_file_by_its_modification_time_not_its_version_id(
+    make_site: Callable[[str, str], Site],
+) -> None:
+    site = make_site("local", "sqlite")
+    site.build()
+    folder = Path(site.root) / "clean_sales" / f"date={DAYS[0]}"
+    # A write that started long ago (an old id) but finished just now is young.
+    slow = folder / "part-01AAAAAAAAAAAAAAAAAAAAAAAA.parquet"
+    stale = folder / f"part-{new_version_id()}.parquet"
+    slow.write_bytes(b"slow write")
+    stale.write_bytes(b"abandoned")
+    two_hours_ago = time.time() - 2 * HOUR
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    result = site.project.gc("1h")
+
+    assert slow.exists()
+    assert not stale.exists()
+    assert result.count("removed") == 1
+    assert result.count("young") == 1
+
+
+def test_gc_never_touches_a_catalog_inside_the_store(
+    make_site: Callable[[str, str], Site],
+) -> None:
+    site = make_site("local", "sqlite")
+    folder = site.project.root
+    # A catalog named like a data file, in an asset's folder: still never collected.
+    text = (folder / "partita.toml").read_text()
+    catalog = "sqlite:///.partita/data/raw_sales/part-catalog.db"
+    (folder / "partita.toml").write_text(text + f'catalog = "{catalog}"\n')
+    (folder / ".partita" / "data" / "raw_sales").mkdir(parents=True)
+    with type(site.project)(folder) as project:
+        project.materialize("raw_sales", DAYS[0])
+        result = project.gc(0.0)
+        assert result.count("removed") == 0
+        assert (folder / ".partita" / "data" / "raw_sales" / "part-catalog.db").exists()
+        assert project.status(["raw_sales"])[0].counts["fresh"] == 1
+
+
+def test_gc_never_follows_links_out_of_the_store(
+    make_site: Callable[[str, str], Site], tmp_path: Path
+) -> None:
+    site = make_site("local", "sqlite")
+    site.build()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    precious = outside / f"part-{new_version_id()}.parquet"
+    precious.write_bytes(b"not the store's")
+    asset_folder = Path(site.root) / "clean_sales"
+    (asset_folder / "date=2026-04-09").symlink_to(outside, target_is_directory=True)
+    (asset_folder / f"part-{new_version_id()}.parquet").symlink_to(precious)
+
+    result = site.project.gc(0.0)
+
+    assert precious.exists()
+    assert result.count("removed") == 0
+
+
+def test_gc_command(sales: Path, run_cli: Run) -> None:
+    day = DAYS[0]
+    assert run_cli(sales, "materialize", "clean_sales", "--partition", day).returncode == 0
+    folder = sales / ".partita" / "data" / "clean_sales" / f"date={day}"
+    leftover = folder / f"part-{new_version_id()}.parquet"
+    leftover.write_bytes(b"abandoned attempt")
+
+    kept = run_cli(sales, "gc")
+    assert kept.returncode == 0, kept.stderr
+    assert "removed 0 files" in kept.stdout
+    assert "kept 1 younger than the grace period" in kept.stdout
+
+    dry = run_cli(sales, "gc", "--grace", "0s", "--dry-run", "-v")
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove 1 files" in dry.stdout
+    assert leftover.name in dry.stdout
+    assert leftover.exists()
+
+    done = run_cli(sales, "gc", "--grace", "0s", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["removed"] == 1
+    assert payload["removed_bytes"] == len(b"abandoned attempt")
+    assert payload["assets"][0]["asset"] == "clean_sales"
+    assert not leftover.exists()
+
+    bad = run_cli(sales, "gc", "--grace", "soon")
+    assert bad.returncode == 2
+    assert "bad --grace 'soon'" in bad.stderr
+    assert "30m, 2h, 7d" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_crashed_writers_lease_does_not_keep_its_leftovers(
+    make_site: Callable[[str, str], Site],
+) -> None:
+    """A lease whose run's process is gone protects nothing: that writer commits nothing."""
+    site = make_site("local", "sqlite")
+    site.build()
+    _, other = DAYS
+    leftover = f"raw_sales/date={other}/part-{new_version_id()}.parquet"
+    site.put(leftover, b"half of an attempt")
+    catalog = site.project.catalog
+    catalog.create_run("run-crashed", "backfill", ["raw_sales"], [])
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    with catalog.transaction("pretending the run crashed") as conn:
+        conn.execute(text(f"UPDATE runs SET pid = {int(exited.stdout)} WHERE id = 'run-crashed'"))
+    assert catalog.acquire("raw_sales", other, "run-crashed") is not None
+
+    done = collector(site, hours_later=2).collect(HOUR)
+
+    assert fates(done, "removed") == {leftover}
+    assert leftover not in site.files()
+
+
+def test_links_left_by_a_killed_query_go_once_old(make_site: Callable[[str, str], Site]) -> None:
+    site = make_site("local", "sqlite")
+    site.build()
+    day, _ = DAYS
+    version = site.current("clean_sales")[day]
+    left = f".partita-pins/0123456789abcdef/{version.files[0]}"
+    site.put(left, site.read(version.files[0]))
+
+    young = collector(site).collect(HOUR)
+    assert fates(young, "young") == {left}
+    done = collector(site, hours_later=2).collect(HOUR)
+
+    assert fates(done, "removed") == {left}
+    assert not (Path(site.root) / ".partita-pins").exists()
+    assert version.files[0] in site.files()  # the committed file itself stays
