@@ -1,6 +1,6 @@
 """``python -m partita``: the ``partita`` command."""
 
-from partita.cli.app import main
+from partita.cli import main
 
 if __name__ == "__main__":
     main()

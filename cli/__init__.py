@@ -1,5 +1,10 @@
-"""The ``partita`` command: parse, call the Python API, render with rich. Nothing else."""
+"""The ``partita`` command: parse, call the Python API, render with rich. Nothing else.
 
-from partita.cli.app import app, main
+:mod:`~partita.cli.root` holds the Typer app and its root group; the commands live by
+concern in ``build``, ``inspect``, ``manage`` and ``serve``, how they show things in
+``render``.
+"""
+
+from partita.cli.root import app, main
 
 __all__ = ["app", "main"]

@@ -6,19 +6,24 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from partita.assets import display_key
-from partita.core.maintenance.doctor import DoctorReport
-from partita.core.maintenance.gc import GcResult
-from partita.core.observe.lineage import Lineage
-from partita.core.plan.explain import AssetStatus, WhyLink
-from partita.storage import LogLine, RunRecord
-from partita.storage.catalog.ticks import TickRecord
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from partita.core.maintenance.doctor import DoctorReport
+    from partita.core.maintenance.gc import GcResult
+    from partita.core.observe.lineage import Lineage
+    from partita.core.plan.explain import AssetStatus, WhyLink
+    from partita.core.plan.planner import Plan
+    from partita.core.run.materializer import RunResult
+    from partita.storage import LogLine, RunRecord
+    from partita.storage.catalog.ticks import TickRecord
 
 MAX_RANGES = 4
 QUERY_FORMATS = ("table", "csv", "json")
@@ -44,6 +49,59 @@ def _ranges(ranges: Sequence[str]) -> str:
     shown = escape(", ".join(ranges[:MAX_RANGES]))
     more = len(ranges) - MAX_RANGES
     return shown + (f", … (+{more} more)" if more > 0 else "")
+
+
+def render_plan(console: Console, planned: Plan, *, as_json: bool) -> None:
+    """A plan's steps in order (``--dry-run``), and how many asked-for partitions are fresh."""
+    if as_json:
+        console.print_json(planned.model_dump_json())
+        return
+    if planned.empty:
+        console.print("nothing to do: everything asked for is fresh")
+        return
+    table = Table("asset", "partition", "reason", title=f"plan: {len(planned.steps)} steps")
+    for step in planned.steps:
+        table.add_row(step.asset, step.partition or "-", step.reason)
+    console.print(table)
+    if planned.fresh:
+        console.print(f"{len(planned.fresh)} asked-for partitions are already fresh")
+
+
+def render_run_result(
+    console: Console, errors: Console, result: RunResult, *, as_json: bool
+) -> None:
+    """What a run built, found fresh, failed and skipped; each failure on ``errors``."""
+    if as_json:
+        payload = {
+            "run_id": result.run_id,
+            "status": result.status,
+            "steps": [
+                {
+                    "asset": o.asset,
+                    "partition": o.partition,
+                    "status": o.status,
+                    "detail": o.detail,
+                    "attempts": o.attempts,
+                    "rows": o.rows,
+                    "bytes": o.bytes,
+                }
+                for o in result.outcomes
+            ],
+        }
+        console.print_json(json.dumps(payload))
+        return
+    built = result.count("succeeded")
+    fresh = result.count("skipped", "fresh")
+    failed = result.count("failed")
+    skipped = result.count("skipped", "upstream failed")
+    console.print(
+        f"run {result.run_id} {result.status}: {built} built, {fresh} already fresh, "
+        f"{failed} failed, {skipped} skipped (upstream failed)"
+    )
+    for outcome in result.outcomes:
+        if outcome.status == "failed":
+            where = f"{outcome.asset} {outcome.partition}".strip()
+            errors.print(f"failed: {where} after {outcome.attempts} attempt(s): {outcome.detail}")
 
 
 def render_status(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from partita.cli.app import app
+from partita.cli import app
 
 # Library and standard-library modules stay imported; anything else a call imports (the
 # project's definitions and their helpers) is forgotten afterwards.

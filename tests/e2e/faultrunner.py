@@ -4,7 +4,7 @@
     python faultrunner.py --serve     # forks such runs on request (see serve())
 
 The spec arms faults by patching partita, SQLAlchemy and s3fs in this process (the product
-has no fault hooks), then hands the remaining arguments to ``partita.cli.app.main()``::
+has no fault hooks), then hands the remaining arguments to ``partita.cli.main()``::
 
     {"faults": [{"point": "kill-after-commit", "n": 4}],
      "fired": "/tmp/.../fired.jsonl",
@@ -53,7 +53,8 @@ RAISES = (
 POINTS = KILLS + RAISES
 # What a backfill imports sooner or later: a forked process finds them loaded.
 PRELOAD = (
-    "partita.cli.app",
+    "partita.cli",
+    "partita.cli.render",
     "partita.core.project",
     "partita.storage.store.datastore",
     "pyarrow.compute",
@@ -291,7 +292,7 @@ def install(spec: dict[str, Any]) -> None:
 def run(spec: dict[str, Any], argv: list[str]) -> None:
     """Arm the faults, then be ``partita ARGV``."""
     install(spec)
-    from partita.cli.app import main as partita
+    from partita.cli import main as partita
 
     sys.argv = ["partita", *argv]
     partita()
