@@ -25,8 +25,51 @@ class PlanError(PartitaError):
     """A request cannot be planned: bad targets or options."""
 
 
+class PartitionRequiredError(PlanError):
+    """A partitioned asset was asked for without a partition key.
+
+    Attributes:
+        asset: the asset's key.
+        example: one of its partition keys (the latest), to suggest, if it has any.
+    """
+
+    def __init__(self, asset: str, example: str | None = None) -> None:
+        hint = f" (e.g. {example})" if example else ""
+        super().__init__(f"{asset} is partitioned: a partition key is required{hint}")
+        self.asset = asset
+        self.example = example
+
+
+class NotPartitionedError(PlanError):
+    """A partition key was given for an unpartitioned asset.
+
+    Attributes:
+        asset: the asset's key.
+    """
+
+    def __init__(self, asset: str) -> None:
+        super().__init__(f"{asset} is not partitioned: it takes no partition key")
+        self.asset = asset
+
+
 class ConfigError(PartitaError):
     """A configuration value is missing or invalid."""
+
+
+class NotAProjectError(ConfigError):
+    """A directory holds no partita configuration.
+
+    Attributes:
+        root: the directory.
+    """
+
+    def __init__(self, root: str) -> None:
+        super().__init__(
+            f"{root} is not a partita project: no partita.toml or [tool.partita] in "
+            'pyproject.toml; create partita.toml with definitions = "assets.py", or open the '
+            "directory that has one"
+        )
+        self.root = root
 
 
 class StorageError(PartitaError):
@@ -66,8 +109,11 @@ __all__ = [
     "DefinitionError",
     "LeaseLostError",
     "MaterializationError",
+    "NotAProjectError",
+    "NotPartitionedError",
     "PartitaError",
     "PartitionKeyError",
+    "PartitionRequiredError",
     "PlanError",
     "QueryError",
     "SchemaError",

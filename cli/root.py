@@ -17,7 +17,14 @@ from typer.core import TyperGroup
 
 from partita.cli import build, inspect, manage, serve
 from partita.cli.invocation import EXIT_FAILED, EXIT_USAGE, Invocation
-from partita.errors import ConfigError, MaterializationError, PartitaError
+from partita.errors import (
+    ConfigError,
+    MaterializationError,
+    NotAProjectError,
+    NotPartitionedError,
+    PartitaError,
+    PartitionRequiredError,
+)
 
 
 class _Partita(TyperGroup):
@@ -36,9 +43,25 @@ class _Partita(TyperGroup):
             # is still one: no step ran.
             running = cli.running and not isinstance(exc, ConfigError)
             failed_run = running or isinstance(exc, MaterializationError)
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {_message(exc)}", file=sys.stderr)
             raise typer.Exit(EXIT_FAILED if failed_run else EXIT_USAGE) from exc
+
+
+def _message(exc: PartitaError) -> str:
+    """The first line of ``exc``, in the command line's words where the API's differ."""
+    if isinstance(exc, PartitionRequiredError):
+        example = f" (e.g. {exc.example})" if exc.example else ""
+        return f"{exc.asset} is partitioned: pass --partition KEY{example}"
+    if isinstance(exc, NotPartitionedError):
+        return f"{exc.asset} is not partitioned: drop --partition"
+    if isinstance(exc, NotAProjectError):
+        return (
+            f"{exc.root} is not a partita project: no partita.toml or [tool.partita] in "
+            'pyproject.toml; create partita.toml with definitions = "assets.py", or pass '
+            "--project DIR"
+        )
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _ListByDefault(TyperGroup):

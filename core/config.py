@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from partita.assets.durations import DURATION_FORMS, parse_duration
-from partita.errors import ConfigError, DefinitionError
+from partita.errors import ConfigError, DefinitionError, NotAProjectError
 
 DEFAULT_STORAGE = ".partita/data"
 DEFAULT_CATALOG = "sqlite:///.partita/catalog.db"
@@ -236,10 +236,7 @@ def _raw_settings(root: Path) -> tuple[dict[str, Any], str]:
         section = _read_toml(pyproject).get("tool", {}).get("partita")
         if isinstance(section, dict):
             return section, f"{pyproject} [tool.partita]"
-    raise ConfigError(
-        f"{root} is not a partita project: no partita.toml or [tool.partita] in pyproject.toml; "
-        'create partita.toml with definitions = "assets.py", or pass --project DIR'
-    )
+    raise NotAProjectError(str(root))
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -37,7 +37,7 @@ from partita.core.plan.status import StatusResolver
 from partita.core.run.materializer import Materializer, RunResult, StepOutcome
 from partita.core.run.pools import check_pools
 from partita.core.run.tasks import Source, code_fingerprint
-from partita.errors import PartitionKeyError, PlanError
+from partita.errors import NotPartitionedError, PartitionKeyError, PartitionRequiredError, PlanError
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
 
 
@@ -215,12 +215,12 @@ class Project:
                 keys = space.select(start, end, asset=name)
             elif space is None:
                 if partition is not None:
-                    raise PlanError(f"{name} is not partitioned: drop --partition")
+                    raise NotPartitionedError(name)
                 keys = [UNPARTITIONED]
             else:
                 if partition is None:
-                    example = f" (e.g. {space.key_at(len(space) - 1)})" if len(space) else ""
-                    raise PlanError(f"{name} is partitioned: pass --partition KEY{example}")
+                    example = space.key_at(len(space) - 1) if len(space) else None
+                    raise PartitionRequiredError(name, example)
                 keys = [space.parse(partition, asset=name)]
             result.append(Target(asset=name, partitions=tuple(keys)))
         return result

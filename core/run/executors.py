@@ -185,7 +185,7 @@ def check_executor(kind: str, workers: int, source: Source | None) -> None:
     """Refuse an unknown executor, a bad worker count, or a remote executor without a
     definitions module to load on the workers."""
     if workers < 1:
-        raise PlanError(f"--workers must be at least 1, got {workers}")
+        raise PlanError(f"workers must be at least 1, got {workers}")
     if kind not in EXECUTORS:
         raise PlanError(f"unknown executor {kind!r}; use one of: {', '.join(EXECUTORS)}")
     if kind in ("processes", "dask") and source is None:

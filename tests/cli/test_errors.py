@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import partita as pt
 from tests.conftest import catalog_query, data_files
 
 HEADER = """
@@ -101,7 +102,9 @@ def test_config_errors_exit_2(tmp_path: Path, run_cli, config: str, fragments) -
 def test_not_a_project_and_unreachable_catalog(tmp_path: Path, run_cli) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert_one_line(run_cli(empty, "status"), 2, "not a partita project", "partita.toml")
+    assert_one_line(
+        run_cli(empty, "status"), 2, "not a partita project", "partita.toml", "pass --project DIR"
+    )
     project = write_project(tmp_path / "p", GOOD)
     env = {"PARTITA_CATALOG": f"sqlite:///{tmp_path}/no/such/dir/catalog.db"}
     result = run_cli(project, "materialize", "numbers", "--partition", "2026-04-02", env=env)
@@ -148,3 +151,20 @@ def test_bad_partition_keys_exit_2(tmp_path: Path, run_cli, args: list[str], fra
         for table in ("runs", "versions", "partitions", "dynamic_partitions"):
             assert catalog_query(project, f"select * from {table}") == [], table
     assert data_files(project, "numbers") == {}
+
+
+def test_partition_advice_is_in_the_callers_words(tmp_path: Path, run_cli) -> None:
+    project = write_project(tmp_path / "p", GOOD + "\n@pt.asset()\ndef total():\n    return {}\n")
+    missing = run_cli(project, "materialize", "numbers")
+    assert_one_line(missing, 2, "error: numbers is partitioned: pass --partition KEY (e.g. 20")
+    extra = run_cli(project, "materialize", "total", "--partition", "2026-04-02")
+    assert_one_line(extra, 2, "error: total is not partitioned: drop --partition")
+    with pt.Project(project) as api:
+        with pytest.raises(pt.PartitionRequiredError) as required:
+            api.plan(["numbers"])
+        with pytest.raises(pt.NotPartitionedError) as unexpected:
+            api.plan(["total"], "2026-04-02")
+    assert str(required.value).startswith("numbers is partitioned: a partition key is required")
+    assert f"(e.g. {required.value.example})" in missing.stderr
+    assert str(unexpected.value) == "total is not partitioned: it takes no partition key"
+    assert "--" not in str(required.value) + str(unexpected.value)

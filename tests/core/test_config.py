@@ -288,7 +288,8 @@ def test_no_configuration_says_how_to_fix_it(make_dir: MakeDir, files: dict[str,
 
     assert f"{root} is not a partita project" in message
     assert "create partita.toml" in message
-    assert "--project" in message
+    assert "open the directory that has one" in message
+    assert "--project" not in message  # the command line says so in its own words
     with pytest.raises(ConfigError, match="is not a partita project"):
         pt.Project(root)
 

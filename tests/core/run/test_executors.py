@@ -195,7 +195,7 @@ def test_remote_executors_need_storage_every_worker_sees(tmp_path: Path) -> None
         with pytest.raises(pt.PlanError, match="cannot see memory:// storage"):
             project.backfill("slow", *DAYS, executor="processes", workers=2)
         assert project.runs() == []
-    with pytest.raises(pt.PlanError, match="--workers must be at least 1"):
+    with pytest.raises(pt.PlanError, match=r"^workers must be at least 1"):
         check_executor("threads", 0, None)
     with pytest.raises(pt.PlanError, match="not a graph built in memory"):
         check_executor("dask", 2, None)
