@@ -181,6 +181,8 @@ def test_partition_detail_has_status_why_and_version(client: TestClient) -> None
     assert fresh["version"]["rows"] > 0
     assert fresh["why"][0]["status"] == "fresh"
     assert [i["asset"] for i in fresh["lineage"]["inputs"]] == ["raw_sales"]
+    assert fresh["lineage"]["version_id"] == fresh["version"]["version_id"]
+    assert fresh["lineage"]["current"] and fresh["lineage"]["created_at"]
     missing = client.get("/api/assets/sales_report/partitions/2026-04-02").json()
     assert missing["status"] == "missing"
     assert missing["version"] is None
