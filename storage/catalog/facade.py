@@ -1,19 +1,16 @@
 """The catalog: one facade over its parts, each in its own module.
 
-=====================  ==================================================================
-part                   module
-=====================  ==================================================================
-database, clock        :mod:`~partita.storage.catalog.engine` (and ``schema``, migrations)
-partition states       :mod:`~partita.storage.catalog.states` (and dynamic partition keys)
-lease rules            :mod:`~partita.storage.catalog.fencing` (free, fence, who is alive)
-partition leases       :mod:`~partita.storage.catalog.partition_leases`
-commits                :mod:`~partita.storage.catalog.commits` (how attempts end)
-runs                   :mod:`~partita.storage.catalog.runs` (runs, steps, attempts, logs)
-named leases           :mod:`~partita.storage.catalog.leases` (the daemon, pool slots)
-ticks, cursors         :mod:`~partita.storage.catalog.ticks`
-reports                :mod:`~partita.storage.catalog.reports` (query, lineage, metrics)
-maintenance            :mod:`~partita.storage.catalog.maintenance` (gc, doctor)
-=====================  ==================================================================
+- ``engine``: the database, its transactions and clock (``schema`` and ``migrations``
+  bring it to the expected schema when it is opened).
+- ``states``: partition states, current versions, the keys of dynamic partitions.
+- ``fencing``: the rules of every lease: when one is free, the fence a holder's
+  writes pass, whether a holder is alive.
+- ``partition_leases``: taking, extending and giving back partition leases.
+- ``commits``: how attempts end, committing their versions behind the fence.
+- ``runs``: runs, steps, attempts and log lines.
+- ``leases`` (named leases: the daemon, pool slots), ``ticks`` (the daemon's ticks
+  and cursors), ``reports`` (query, lineage, metrics) and ``maintenance`` (gc,
+  doctor) work over this facade's transactions.
 
 Writes go through short transactions (``BEGIN IMMEDIATE`` on SQLite); reads never
 write. Status reads are bulk: one query returns the state of every partition of the
