@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -173,6 +174,26 @@ def test_heatmap_merges_partitions_in_time_order(client: TestClient) -> None:
         ("2026-04-02", "2026-04-03", "fresh"),
         ("2026-04-04", "2026-04-05", "missing"),
     ]
+
+
+def test_a_run_not_recorded_yet_shows_as_running(client: TestClient) -> None:
+    # The page of a run started from the UI may be asked for before the run's thread
+    # has recorded it in the catalog.
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    jobs = client.app.state.jobs
+    try:
+        with jobs._lock:
+            jobs._threads["not-recorded-yet"] = thread
+        page = client.get("/runs/not-recorded-yet")
+        data = client.get("/api/runs/not-recorded-yet").json()
+    finally:
+        release.set()
+        thread.join()
+    assert page.status_code == 200, page.text
+    assert 'data-testid="run-status" class="badge s-running">running<' in page.text
+    assert (data["status"], data["steps"]) == ("running", [])
 
 
 def test_partition_detail_has_status_why_and_version(client: TestClient) -> None:
