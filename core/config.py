@@ -14,25 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from partita.assets.durations import DURATION_FORMS, parse_duration
 from partita.errors import ConfigError, DefinitionError, NotAProjectError
+from partita.storage.redaction import redact_credentials, redact_options, redact_url, url_origin
 
 DEFAULT_STORAGE = ".partita/data"
 DEFAULT_CATALOG = "sqlite:///.partita/catalog.db"
 ENV_OVERRIDES = {"PARTITA_STORAGE": "storage", "PARTITA_CATALOG": "catalog"}
-# Storage options whose values are credentials: shown as *** wherever settings are shown.
-_SECRET_OPTION = re.compile(r"secret|password|passwd|token|credential|key|sas|signature", re.I)
-_USERINFO = re.compile(r"(?<=://)[^/?#]*@")  # "user:password@" after a URL's scheme
 
 
 ALERT_EVENTS = ("failure", "recovery")
 _POOL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-def webhook_origin(url: str) -> str:
-    """A webhook URL shown as ``scheme://host``: its path and query often hold a token."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
 
 
 class AlertSettings(BaseModel):
@@ -97,14 +87,14 @@ class AlertSettings(BaseModel):
     def destination(self) -> str:
         """The destination as it may be shown: a webhook only as ``scheme://host``."""
         if self.webhook is not None:
-            return f"webhook {webhook_origin(self.webhook)}"
+            return f"webhook {url_origin(self.webhook)}"
         if self.command is not None:
             return f"command {self.command!r}"
         return f"python {self.python}"
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
-            yield name, (webhook_origin(value) if name == "webhook" and value else value)
+            yield name, (url_origin(value) if name == "webhook" and value else value)
 
 
 class OpenLineageSettings(BaseModel):
@@ -148,11 +138,11 @@ class OpenLineageSettings(BaseModel):
     @property
     def destination(self) -> str:
         """The destination as it may be shown: a URL only as ``scheme://host``."""
-        return f"url {webhook_origin(self.url)}" if self.url else f"file {self.file}"
+        return f"url {url_origin(self.url)}" if self.url else f"file {self.file}"
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
-            yield name, (webhook_origin(value) if name == "url" and value else value)
+            yield name, (url_origin(value) if name == "url" and value else value)
 
 
 class Settings(BaseModel):
@@ -191,30 +181,14 @@ class Settings(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # A repr ends up in tracebacks and debug logs: never with the credentials.
-        from partita.storage.catalog.engine import redact_url
-
         for name, value in super().__repr_args__():
             if name == "catalog":
                 value = redact_url(value)
             elif name == "storage":
-                value = _USERINFO.sub("***@", value)
+                value = redact_credentials(value)
             elif name == "storage_options":
                 value = redact_options(value)
             yield name, value
-
-
-def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Storage options with every credential-like value (keys, secrets, tokens,
-    passwords, at any depth) replaced by ``***``."""
-    redacted: dict[str, Any] = {}
-    for name, value in options.items():
-        if isinstance(value, Mapping):
-            redacted[name] = redact_options(value)
-        elif _SECRET_OPTION.search(str(name)) and value is not None:
-            redacted[name] = "***"
-        else:
-            redacted[name] = value
-    return redacted
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

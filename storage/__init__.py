@@ -18,16 +18,16 @@ from partita.storage.records import (
     RunRecord,
     StepRecord,
     VersionRecord,
+    WrittenVersion,
 )
 
 if TYPE_CHECKING:
     from partita.storage.catalog.facade import Catalog
-    from partita.storage.store.datastore import DataStore, WrittenVersion
+    from partita.storage.store.datastore import DataStore
 
 _LAZY = {
     "Catalog": "partita.storage.catalog.facade",
     "DataStore": "partita.storage.store.datastore",
-    "WrittenVersion": "partita.storage.store.datastore",
 }
 
 

@@ -1,4 +1,4 @@
-"""Frozen records the catalog hands to the layers above (SQLModel rows never leave storage)."""
+"""Frozen records storage hands to the layers above (SQLModel rows never leave storage)."""
 
 from __future__ import annotations
 
@@ -62,40 +62,67 @@ class PartitionStates(Mapping[str, PartitionState]):
 
 
 @dataclass(frozen=True, slots=True)
-class VersionRecord:
-    """A committed version of a partition with everything recorded about it."""
+class WrittenVersion:
+    """What a write produced: the files of a new version, not committed yet.
+
+    The first of the version records, each the one before with more said about it:
+    a :class:`WrittenVersion` (the store wrote it), a :class:`NewVersion` (what a
+    commit records) and a :class:`VersionRecord` (what the catalog reads back).
+
+    Attributes:
+        version_id: The id the files are named by, new for every attempt.
+        files: Paths relative to the store root, ``/``-separated.
+        kind: How the value was encoded (``parquet``, ``json``, ``text``...).
+        rows: Table rows or list length, else ``None``.
+        bytes: Total bytes written.
+        data_version: Hex BLAKE2b-128 of the bytes written: the content hash.
+    """
 
     version_id: str
-    asset: str
-    partition: str
-    kind: str
     files: tuple[str, ...]
+    kind: str
     rows: int | None
     bytes: int
     data_version: str
-    code_version: str
-    input_hash: str
-    inputs: dict[str, dict[str, str]]
-    run_id: str
-    created_at: float
-    status: str = "committed"
 
 
-@dataclass(frozen=True, slots=True)
-class NewVersion:
-    """What a writer commits: the files it wrote and what they were built from."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewVersion(WrittenVersion):
+    """What a commit records: a written version and what it was built from.
 
-    version_id: str
-    kind: str
-    files: tuple[str, ...]
-    rows: int | None
-    bytes: int
-    data_version: str
+    Attributes:
+        code_version: The asset's code version it was built with.
+        input_hash: A fingerprint of the upstream data versions it was built from.
+        inputs: ``{upstream asset: {partition: data version}}`` it read.
+        run_id: The run that built it.
+        step_id: The run's step that built it, if known.
+    """
+
     code_version: str
     input_hash: str
     inputs: dict[str, dict[str, str]]
     run_id: str
     step_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionRecord(NewVersion):
+    """A committed version of a partition, as the catalog reads it back.
+
+    Attributes:
+        asset: The asset key.
+        partition: The partition key (``""`` if unpartitioned).
+        created_at: When it was committed (database time, epoch seconds).
+        status: ``committed``, ``superseded``, ``collected`` (its files removed) or
+            ``lost``.
+        current: Whether it is the partition's current version.
+    """
+
+    asset: str
+    partition: str
+    created_at: float
+    status: str = "committed"
+    current: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,7 +136,13 @@ def run_data(project: Project, jobs: JobRunner, run_id: str) -> dict[str, Any]:
         if found is None or found.run_id != run_id:
             error = jobs.error(run_id)
             status = "failed" if error or not jobs.active(run_id) else "running"
-            return {"run_id": run_id, "status": status, "error": error, "steps": []}
+            return {
+                "run_id": run_id,
+                "status": status,
+                "error": error,
+                "duration": None,
+                "steps": [],
+            }
         return views.run_detail(found)
     try:
         return views.run_detail(project.run(run_id))

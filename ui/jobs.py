@@ -11,7 +11,7 @@ import threading
 
 from partita.core.plan.planner import Plan
 from partita.core.project import Project
-from partita.storage.store.datastore import redact_credentials
+from partita.storage.redaction import redact_credentials
 from partita.storage.store.versions import new_version_id
 
 log = logging.getLogger("partita.ui")

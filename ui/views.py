@@ -17,7 +17,7 @@ from partita.core.project import Project
 from partita.errors import PlanError
 from partita.storage.catalog.ticks import leased_partitions
 from partita.storage.records import RunRecord
-from partita.storage.store.datastore import redact_credentials
+from partita.storage.redaction import redact_credentials
 from partita.ui.segments import count_statuses, health, heat_statuses, segments
 
 WHOLE = "-"
@@ -152,7 +152,7 @@ def partition_detail(project: Project, asset: str, partition: str) -> dict[str, 
 
 
 def _lineage(project: Project, asset: str, key: str, built: bool) -> Any:
-    return plain(project.lineage(asset, key or None)) if built else None
+    return project.lineage(asset, key or None).to_dict() if built else None
 
 
 def _metrics(project: Project, asset: str, key: str) -> list[Any]:

@@ -27,7 +27,7 @@ from partita.core.plan.status import StatusResolver
 from partita.core.run.materializer import FAILED, INTERRUPTED, RunResult
 from partita.errors import PartitaError
 from partita.storage.catalog import ticks as tick_log
-from partita.storage.catalog.leases import Leases
+from partita.storage.interfaces import NamedLeases
 
 if TYPE_CHECKING:
     from partita.core.project import Project
@@ -107,7 +107,7 @@ class Daemon:
         self._sleep = sleep
         self._evaluators = list(evaluators) if evaluators is not None else None
         self._echo = echo or (lambda _line: None)
-        self._leases = Leases(project.catalog)
+        self._leases: NamedLeases = project.catalog.named_leases
         self._token: int | None = None
         self._lost = threading.Event()
         self._stop_heartbeat: Callable[[], None] | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from partita.core.maintenance.gc import GarbageCollector, GcResult
 from partita.errors import PlanError, StorageError
 from partita.storage import Catalog, DataStore, VersionRecord
-from partita.storage.catalog.maintenance import CatalogMaintenance, HeldLease
+from partita.storage.catalog.maintenance import HeldLease
 
 MISSING = "missing"
 SIZE = "size mismatch"
@@ -96,7 +96,7 @@ class Doctor:
     ) -> None:
         self._defined = frozenset(defined)
         self._catalog = catalog
-        self._maintenance = CatalogMaintenance(catalog)
+        self._maintenance = catalog.maintenance
         self._store = store
         self._collector = collector
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from partita.assets import AssetGraph
 from partita.errors import PartitaError, StorageError
 from partita.storage import Catalog, DataStore
-from partita.storage.catalog.maintenance import CatalogMaintenance, HeldLease, References
+from partita.storage.catalog.maintenance import HeldLease, References
 from partita.storage.store.datastore import PINS
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class GarbageCollector:
         protected: Collection[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._maintenance = CatalogMaintenance(catalog)
+        self._maintenance = catalog.maintenance
         self._store = store
         self._graph = graph
         self._protected = frozenset(protected)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from partita.core.config import webhook_origin
+from partita.storage.redaction import redact_url_in
 
 RETRY_BASE_S = 1.0
 RETRY_MAX_S = 60.0
@@ -118,10 +118,7 @@ def _reason(error: object, url: str) -> str:
         return "timed out"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
-    text = str(error).replace(url, webhook_origin(url))
-    path = url.removeprefix(webhook_origin(url))
-    if path.strip("/"):
-        text = text.replace(path, "/...")
+    text = redact_url_in(str(error), url)
     return f"{type(error).__name__}: {text}" if not isinstance(error, str) else text
 
 

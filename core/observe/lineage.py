@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from partita.errors import PlanError
-from partita.storage import Catalog
-from partita.storage.catalog.reports import BuiltVersion, CatalogReports
+from partita.storage.interfaces import Reports, StateReader
+from partita.storage.records import VersionRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +27,8 @@ class Lineage:
         asset: The asset key.
         partition: The partition key (``""`` if unpartitioned).
         data_version: The content hash it had (for an input: the one that was read).
-        version_id: The version, or ``None`` if no recorded version has that data
-            version (an upstream partition missing when it was built).
-        code_version: The asset's code version it was built with.
-        run_id: The run that built it.
-        created_at: When it was committed (UTC).
-        current: Whether it is still the partition's current version.
+        version: The recorded version, or ``None`` if no recorded version has that
+            data version (an upstream partition missing when it was built).
         inputs: The upstream versions it read, in the order they were recorded;
             empty past the requested depth (see ``truncated``).
         truncated: Whether its inputs were left out because of the depth.
@@ -41,13 +37,36 @@ class Lineage:
     asset: str
     partition: str
     data_version: str
-    version_id: str | None = None
-    code_version: str | None = None
-    run_id: str | None = None
-    created_at: dt.datetime | None = None
-    current: bool = False
+    version: VersionRecord | None = None
     inputs: tuple[Lineage, ...] = ()
     truncated: bool = False
+
+    @property
+    def version_id(self) -> str | None:
+        """The version's id, if recorded."""
+        return None if self.version is None else self.version.version_id
+
+    @property
+    def code_version(self) -> str | None:
+        """The asset's code version it was built with, if recorded."""
+        return None if self.version is None else self.version.code_version
+
+    @property
+    def run_id(self) -> str | None:
+        """The run that built it, if recorded."""
+        return None if self.version is None else self.version.run_id
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        """When it was committed (UTC), if recorded."""
+        if self.version is None:
+            return None
+        return dt.datetime.fromtimestamp(self.version.created_at, dt.UTC)
+
+    @property
+    def current(self) -> bool:
+        """Whether it is still the partition's current version."""
+        return self.version is not None and self.version.current
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (times as ISO 8601 strings), inputs included."""
@@ -65,7 +84,9 @@ class Lineage:
         }
 
 
-def lineage(catalog: Catalog, asset: str, partition: str, *, depth: int | None = None) -> Lineage:
+def lineage(
+    catalog: StateReader, asset: str, partition: str, *, depth: int | None = None
+) -> Lineage:
     """The lineage of the current version of ``asset`` at ``partition``.
 
     Args:
@@ -79,21 +100,22 @@ def lineage(catalog: Catalog, asset: str, partition: str, *, depth: int | None =
     """
     if depth is not None and depth < 0:
         raise PlanError(f"depth must be 0 or more, not {depth}")
-    current = [v for v in CatalogReports(catalog).versions_of(asset, [partition]) if v.current]
+    reports = catalog.reports
+    current = [v for v in reports.versions_of(asset, [partition]) if v.current]
     if not current:
         where = f" {partition}" if partition else ""
         raise PlanError(f"{asset}{where} has no committed version; materialize it first")
-    return _Tracer(CatalogReports(catalog)).trace(current[0], depth)
+    return _Tracer(reports).trace(current[0], depth)
 
 
 class _Tracer:
     """Follows recorded inputs; a version reached twice (a diamond) is resolved once."""
 
-    def __init__(self, reports: CatalogReports) -> None:
+    def __init__(self, reports: Reports) -> None:
         self._reports = reports
         self._done: dict[tuple[str, int | None], Lineage] = {}
 
-    def trace(self, version: BuiltVersion, depth: int | None) -> Lineage:
+    def trace(self, version: VersionRecord, depth: int | None) -> Lineage:
         memo = (version.version_id, depth)
         if memo in self._done:
             return self._done[memo]
@@ -112,21 +134,17 @@ class _Tracer:
             asset=version.asset,
             partition=version.partition,
             data_version=version.data_version,
-            version_id=version.version_id,
-            code_version=version.code_version,
-            run_id=version.run_id,
-            created_at=dt.datetime.fromtimestamp(version.created_at, dt.UTC),
-            current=version.current,
+            version=version,
             inputs=tuple(inputs),
             truncated=depth == 0 and bool(version.inputs),
         )
         self._done[memo] = node
         return node
 
-    def _resolve(self, asset: str, keys: dict[str, str]) -> dict[tuple[str, str], BuiltVersion]:
+    def _resolve(self, asset: str, keys: dict[str, str]) -> dict[tuple[str, str], VersionRecord]:
         """For each ``(partition, data version)``: the current version if it has that data
         version, else the newest version that had it."""
-        found: dict[tuple[str, str], BuiltVersion] = {}
+        found: dict[tuple[str, str], VersionRecord] = {}
         for version in self._reports.versions_of(asset, list(keys)):  # newest first
             wanted = (version.partition, version.data_version)
             if keys.get(version.partition) != version.data_version:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from partita.storage.catalog.reports import CatalogReports, PartitionStats, RunStats
+from partita.storage.catalog.reports import PartitionStats, RunStats
 
 if TYPE_CHECKING:
     from partita.core.project import Project
@@ -37,17 +37,17 @@ def partition_metrics(
         DefinitionError: ``asset`` is not defined.
     """
     project.graph.get(asset)
-    return CatalogReports(project.catalog).partition_stats(asset, limit, partitions)
+    return project.catalog.reports.partition_stats(asset, limit, partitions)
 
 
 def run_metrics(project: Project, limit: int = 20) -> list[RunStats]:
     """The newest ``limit`` runs: status, duration, steps per status, rows and bytes written."""
-    return CatalogReports(project.catalog).run_stats(limit)
+    return project.catalog.reports.run_stats(limit)
 
 
 def prometheus_text(project: Project) -> str:
     """Every metric of the project in the Prometheus text format 0.0.4 (see the module)."""
-    totals = CatalogReports(project.catalog).totals(RECENT_STEPS)
+    totals = project.catalog.reports.totals(RECENT_STEPS)
     partitions: dict[tuple[str, str], float] = {}
     for report in project.status():
         for status, count in report.counts.items():

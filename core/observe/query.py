@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from partita._extras import needs_extra
 from partita.errors import QueryError
-from partita.storage import Catalog, DataStore
-from partita.storage.catalog.reports import CatalogReports, TableFiles
+from partita.storage import DataStore
+from partita.storage.catalog.reports import TableFiles
+from partita.storage.interfaces import StateReader
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,13 +72,13 @@ class Querier:
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: StateReader,
         store: DataStore,
         *,
         attempts: int = ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._reports = CatalogReports(catalog)
+        self._reports = catalog.reports
         self._store = store
         self._attempts = attempts
         self._sleep = sleep
@@ -213,7 +214,7 @@ def _message(exc: Exception, tables: list[TableFiles] | None = None) -> str:
     return f"the query failed: {text}"
 
 
-def run_query(catalog: Catalog, store: DataStore, sql: str) -> Any:
+def run_query(catalog: StateReader, store: DataStore, sql: str) -> Any:
     """Run ``sql`` over the current tables; returns a ``pyarrow.Table``."""
     return Querier(catalog, store).query(sql).table
 

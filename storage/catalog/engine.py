@@ -1,14 +1,15 @@
-"""Catalog database connections: SQLite tuned for many writers, errors translated at the edge."""
+"""Catalog database connections: SQLite tuned for many writers, errors translated at the
+edge, and :class:`Database`, the transactions and clock every part of the catalog uses."""
 
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -16,23 +17,18 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from partita._extras import needs_extra
 from partita.errors import CatalogError, ConfigError
+from partita.storage.redaction import redact_url
 
 BUSY_TIMEOUT_S = 30.0
-_PASSWORD = re.compile(r"([^:/@\s]+:)[^/@]*@")  # "user:password@" in a URL's authority
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (also when the URL does not parse)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
-        return _PASSWORD.sub(r"\1***@", url, count=1)
 
 
 def _sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
+    if parsed.query.get("uri") == "true" and parsed.database.startswith("file:"):
+        # A URI filename (``sqlite:///file:/path/catalog.db?mode=ro&uri=true``).
+        return Path(urlsplit(parsed.database).path)
     return Path(parsed.database)
 
 
@@ -121,3 +117,45 @@ def translate_errors(what: str, url: str) -> Iterator[None]:
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise CatalogError(f"catalog {redact_url(url)}: {what} failed: {reason}") from exc
+
+
+class Database:
+    """One catalog database: its engine, its transactions and its clock.
+
+    Every part of the catalog (states, leases, runs, ticks, reports, maintenance) works
+    through one of these: writes in transactions that take the write lock up front
+    (``BEGIN IMMEDIATE`` on SQLite), reads in plain ones that never take it.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///.partita/catalog.db``).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._reader = self.engine.execution_options(partita_read_only=True)
+        self._now_sql = now_sql(self.engine)
+
+    @contextlib.contextmanager
+    def transaction(self, what: str, *, read_only: bool = False) -> Iterator[Connection]:
+        """One transaction, its errors translated into ``CatalogError`` naming ``what``."""
+        with translate_errors(what, self.url):
+            engine = self._reader if read_only else self.engine
+            with engine.begin() as conn:
+                yield conn
+
+    def write(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        """A transaction that may write."""
+        return self.transaction(what)
+
+    def read(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        """A transaction that only reads (it never takes the write lock)."""
+        return self.transaction(what, read_only=True)
+
+    def now(self, conn: Connection) -> float:
+        """The database's clock, in seconds since the epoch: lease times use it."""
+        return float(conn.exec_driver_sql(self._now_sql).scalar_one())
+
+    def dispose(self) -> None:
+        """Release the database's connections."""
+        self.engine.dispose()

@@ -1,9 +1,10 @@
 """Named leases with fencing tokens: the active daemon, the slots of concurrency pools.
 
 A lease is a row of the ``leases`` table: its holder, a token that only grows, and an
-expiry in database time. Taking one succeeds when nobody holds it, the holder's lease
-has expired, or the holder is a run of this host whose process is gone. A pool of size
-``n`` is the leases ``<pool>/0`` .. ``<pool>/<n-1>``: a step takes any free one.
+expiry in database time. The rules are those of partition leases
+(:mod:`~partita.storage.catalog.fencing`): taking one succeeds when it is free, and
+renewing or giving one back passes the fence. A pool of size ``n`` is the leases
+``<pool>/0`` .. ``<pool>/<n-1>``: a step takes any free one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from partita.errors import CatalogError
 from partita.storage.catalog.facade import Catalog
+from partita.storage.catalog.fencing import expired, fence, lease_is_free
 from partita.storage.catalog.tables import LeaseRow
 
 N = LeaseRow.__table__.c
@@ -25,7 +27,7 @@ _HELD = (
 )
 _TAKE = update(LeaseRow.__table__).where(N.name == bindparam("w_name"))
 _CREATE = insert(LeaseRow.__table__)
-_MINE = (N.name == bindparam("w_name"), N.owner == bindparam("w_owner"))
+_HELD_BY = update(LeaseRow.__table__).where(N.name == bindparam("w_name"), fence(N.owner, N.token))
 
 
 class Leases:
@@ -80,8 +82,7 @@ class Leases:
                     },
                 )
                 return name, 1
-            free = row.owner is None or row.owner == owner or (row.expires or 0) < now
-            if free or not self._catalog.owner_alive(conn, row.owner):
+            if lease_is_free(conn, row.owner, row.expires, owner, now):
                 token = row.token + 1
                 conn.execute(
                     _TAKE,
@@ -101,9 +102,7 @@ class Leases:
         with self._catalog.transaction("renewing a lease") as conn:
             now = self._catalog.database_now(conn)
             result = conn.execute(
-                update(LeaseRow.__table__)
-                .where(*_MINE, N.token == bindparam("w_token"))
-                .values(expires=now + self.seconds, updated_at=now),
+                _HELD_BY.values(expires=now + self.seconds, updated_at=now),
                 {"w_name": name, "w_owner": owner, "w_token": token},
             )
             return result.rowcount == 1
@@ -112,9 +111,7 @@ class Leases:
         """Give a lease back (nothing happens if it was lost meanwhile)."""
         with self._catalog.transaction("releasing a lease") as conn:
             conn.execute(
-                update(LeaseRow.__table__)
-                .where(*_MINE, N.token == bindparam("w_token"))
-                .values(owner=None, expires=None),
+                _HELD_BY.values(owner=None, expires=None),
                 {"w_name": name, "w_owner": owner, "w_token": token},
             )
 
@@ -123,7 +120,7 @@ class Leases:
         with self._catalog.transaction("reading a lease", read_only=True) as conn:
             now = self._catalog.database_now(conn)
             row = conn.execute(select(N.owner, N.expires).where(N.name == name)).first()
-        if row is None or row.owner is None or (row.expires or 0) < now:
+        if row is None or row.owner is None or expired(row.expires, now):
             return None
         return row.owner, row.expires
 

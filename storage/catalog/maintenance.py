@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select, union, update
 
 from partita.storage.catalog.facade import Catalog
+from partita.storage.catalog.fencing import expired, lease_is_free, owner_alive
 from partita.storage.catalog.tables import PartitionRow, RunRow, VersionRow
 
 P = PartitionRow.__table__.c
@@ -98,18 +99,13 @@ class CatalogMaintenance:
                     asset,
                     partition,
                     owner,
-                    live=(expires or 0) >= now,
-                    orphaned=self._orphaned(conn, owner, status),
+                    live=not expired(expires, now),
+                    orphaned=_orphaned(conn, owner, status),
                 )
                 for asset, partition, owner, expires, status in conn.execute(held)
             )
             assets = frozenset(asset for (asset,) in conn.execute(known))
         return References(files, leases, assets, now)
-
-    def _orphaned(self, conn: Connection, owner: str, status: str | None) -> bool:
-        if status is None:
-            return False  # no such run: nothing says it stopped; the lease will expire
-        return status != "running" or not self._catalog.owner_alive(conn, owner)
 
     def collect(self, before: float, present: Collection[str]) -> int:
         """Mark superseded versions whose files are all gone as ``collected``.
@@ -160,8 +156,7 @@ class CatalogMaintenance:
             if row is None or row.version_id != version_id:
                 return False
             now = self._catalog.database_now(conn)
-            leased = row.lease_owner is not None and (row.lease_expires or 0) >= now
-            if leased and self._catalog.owner_alive(conn, row.lease_owner):
+            if not lease_is_free(conn, row.lease_owner, row.lease_expires, None, now):
                 return False
             conn.execute(
                 update(PartitionRow.__table__)
@@ -177,6 +172,12 @@ class CatalogMaintenance:
             )
             conn.execute(update(VersionRow.__table__).where(V.id == version_id).values(status=LOST))
         return True
+
+
+def _orphaned(conn: Connection, owner: str, status: str | None) -> bool:
+    if status is None:
+        return False  # no such run: nothing says it stopped; the lease will expire
+    return status != "running" or not owner_alive(conn, owner)
 
 
 def _batches(ids: list[str]) -> Iterable[list[str]]:

@@ -11,10 +11,25 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from partita.storage.catalog.facade import Catalog
-from partita.storage.catalog.tables import PartitionRow, RunRow, StepRow, VersionRow
+from partita.storage.catalog.runs import (
+    CRASHED,
+    RUNNING,
+    UNFINISHED,
+    crashed,
+    crashed_counts,
+    crashed_runs,
+)
+from partita.storage.catalog.tables import (
+    PartitionRow,
+    RunRow,
+    StepRow,
+    VersionRow,
+    version_record,
+)
+from partita.storage.records import VersionRecord
 
 P = PartitionRow.__table__.c
 V = VersionRow.__table__.c
@@ -46,35 +61,6 @@ class TableFiles:
 
     asset: str
     files: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltVersion:
-    """One version of a partition, as lineage shows it.
-
-    Attributes:
-        version_id: The version's id.
-        asset: The asset key.
-        partition: The partition key (``""`` if unpartitioned).
-        data_version: The content hash of its bytes.
-        code_version: The asset's code version it was built with.
-        run_id: The run that built it.
-        created_at: When it was committed (epoch seconds).
-        inputs: ``{upstream asset: {partition: data version}}`` it was built from.
-        current: Whether it is the partition's current version now.
-        status: ``committed``, ``superseded``, ``collected`` or ``lost``.
-    """
-
-    version_id: str
-    asset: str
-    partition: str
-    data_version: str
-    code_version: str
-    run_id: str
-    created_at: float
-    inputs: dict[str, dict[str, str]]
-    current: bool
-    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,26 +155,13 @@ class CatalogReports:
                 found.setdefault(asset, []).extend(json.loads(files))
         return [TableFiles(asset, tuple(files)) for asset, files in found.items()]
 
-    def versions_of(self, asset: str, partitions: Collection[str]) -> list[BuiltVersion]:
-        """Every version ever committed of some partitions of ``asset``, newest first."""
+    def versions_of(self, asset: str, partitions: Collection[str]) -> list[VersionRecord]:
+        """Every version ever committed of some partitions of ``asset``, newest first
+        (each says whether it is its partition's current version)."""
         parameters = {"w_asset": asset, "w_keys": list(partitions)}
         with self._catalog.transaction("reading versions", read_only=True) as conn:
             rows = conn.execute(_VERSIONS_OF, parameters).mappings().all()
-        return [
-            BuiltVersion(
-                version_id=row["id"],
-                asset=row["asset"],
-                partition=row["partition"],
-                data_version=row["data_version"],
-                code_version=row["code_version"],
-                run_id=row["run_id"],
-                created_at=row["created_at"],
-                inputs=json.loads(row["inputs"]),
-                current=row["current_id"] == row["id"],
-                status=row["status"],
-            )
-            for row in rows
-        ]
+        return [version_record(row, current=row["current_id"] == row["id"]) for row in rows]
 
     def partition_stats(
         self, asset: str, limit: int | None, partitions: Collection[str] | None = None
@@ -231,10 +204,11 @@ class CatalogReports:
         ]
 
     def run_stats(self, limit: int) -> list[RunStats]:
-        """The newest ``limit`` runs, with their steps per status and what they wrote."""
+        """The newest ``limit`` runs, with their steps per status and what they wrote (a
+        run whose process is gone shows as ``crashed``)."""
         with self._catalog.transaction("reading run metrics", read_only=True) as conn:
             runs = conn.execute(
-                select(R.id, R.command, R.status, R.started_at, R.finished_at)
+                select(R.id, R.command, R.status, R.started_at, R.finished_at, R.host, R.pid)
                 .order_by(R.started_at.desc(), R.id.desc())
                 .limit(limit)
             ).all()
@@ -248,19 +222,16 @@ class CatalogReports:
                 counts.setdefault(run_id, {})[status] = n
                 before = written.get(run_id, (0, 0))
                 written[run_id] = (before[0] + int(rows or 0), before[1] + int(size or 0))
-        return [
-            RunStats(
-                run_id=run_id,
-                command=command,
-                status=status,
-                started_at=started,
-                finished_at=finished,
-                steps=counts.get(run_id, {}),
-                rows=written.get(run_id, (0, 0))[0],
-                bytes=written.get(run_id, (0, 0))[1],
+        stats = []
+        for run_id, command, status, started, finished, host, pid in runs:
+            steps = counts.get(run_id, {})
+            if crashed(status, host, pid):
+                status, steps = CRASHED, crashed_counts(steps)
+            rows, size = written.get(run_id, (0, 0))
+            stats.append(
+                RunStats(run_id, command, status, started, finished, steps, rows=rows, bytes=size)
             )
-            for run_id, command, status, started, finished in runs
-        ]
+        return stats
 
     def totals(self, recent: int) -> Totals:
         """Counts of runs and steps, step durations (the ``recent`` newest finished steps
@@ -286,6 +257,7 @@ class CatalogReports:
                     select(S.asset, S.status, func.count()).group_by(S.asset, S.status)
                 )
             }
+            _count_crashed(conn, runs, steps)
             durations: dict[str, list[float]] = {}
             for asset, seconds, _ in conn.execute(
                 select(ranked).where(ranked.c.n <= recent).order_by(ranked.c.asset, ranked.c.n)
@@ -314,8 +286,30 @@ class CatalogReports:
         )
 
 
+def _count_crashed(
+    conn: Connection, runs: dict[str, int], steps: dict[tuple[str, str], int]
+) -> None:
+    """Count the runs whose process is gone, and their unfinished steps, as crashed."""
+    dead = sorted(crashed_runs(conn))
+    if not dead:
+        return
+    runs[RUNNING] -= len(dead)
+    runs[CRASHED] = runs.get(CRASHED, 0) + len(dead)
+    if not runs[RUNNING]:
+        del runs[RUNNING]
+    unfinished = (
+        select(S.asset, S.status, func.count())
+        .where(S.run_id.in_(dead), S.status.in_(sorted(UNFINISHED)))
+        .group_by(S.asset, S.status)
+    )
+    for asset, status, n in conn.execute(unfinished):
+        steps[(asset, status)] -= n
+        if not steps[(asset, status)]:
+            del steps[(asset, status)]
+        steps[(asset, CRASHED)] = steps.get((asset, CRASHED), 0) + n
+
+
 __all__ = [
-    "BuiltVersion",
     "CatalogReports",
     "PartitionStats",
     "RunStats",

@@ -20,8 +20,9 @@ from sqlalchemy import BigInteger, Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from partita.errors import CatalogError
-from partita.storage.catalog.engine import redact_url, translate_errors
+from partita.storage.catalog.engine import translate_errors
 from partita.storage.catalog.migrations import HEAD, REVISIONS, SCRIPT_LOCATION
+from partita.storage.redaction import redact_url
 
 VERSION_TABLE = "alembic_version"
 _REVISION = text(f"SELECT version_num FROM {VERSION_TABLE}")

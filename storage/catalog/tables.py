@@ -1,9 +1,16 @@
-"""The catalog's tables (SQLModel). Only storage/ sees these rows."""
+"""The catalog's tables (SQLModel), and the conversions between their rows and the
+records of :mod:`partita.storage.records`. Only storage/ sees these rows."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import BigInteger
 from sqlmodel import Field, Index, SQLModel
+
+from partita.storage.records import LogLine, NewVersion, VersionRecord
 
 
 class RunRow(SQLModel, table=True):
@@ -153,3 +160,60 @@ class LeaseRow(SQLModel, table=True):
     token: int = 0
     expires: float | None = None  # database time
     updated_at: float = 0.0
+
+
+def version_values(asset: str, partition: str, version: NewVersion, now: float) -> dict[str, Any]:
+    """The values of a ``versions`` row recording ``version`` as committed at ``now``."""
+    return {
+        "id": version.version_id,
+        "asset": asset,
+        "partition": partition,
+        "status": "committed",
+        "kind": version.kind,
+        "files": json.dumps(version.files),
+        "rows": version.rows,
+        "bytes": version.bytes,
+        "data_version": version.data_version,
+        "code_version": version.code_version,
+        "input_hash": version.input_hash,
+        "inputs": json.dumps(version.inputs, sort_keys=True),
+        "run_id": version.run_id,
+        "step_id": version.step_id,
+        "created_at": now,
+    }
+
+
+def version_record(row: Mapping[str, Any], *, current: bool = True) -> VersionRecord:
+    """The record of a ``versions`` row."""
+    return VersionRecord(
+        version_id=row["id"],
+        asset=row["asset"],
+        partition=row["partition"],
+        kind=row["kind"],
+        files=tuple(json.loads(row["files"])),
+        rows=row["rows"],
+        bytes=row["bytes"],
+        data_version=row["data_version"],
+        code_version=row["code_version"],
+        input_hash=row["input_hash"],
+        inputs=json.loads(row["inputs"]),
+        run_id=row["run_id"],
+        step_id=row["step_id"],
+        created_at=row["created_at"],
+        status=row["status"],
+        current=current,
+    )
+
+
+def log_values(line: LogLine) -> dict[str, Any]:
+    """The values of a ``logs`` row keeping ``line``."""
+    return {
+        "run_id": line.run_id,
+        "step_id": line.step_id,
+        "attempt": line.attempt,
+        "asset": line.asset,
+        "partition": line.partition,
+        "ts": line.ts,
+        "level": line.level,
+        "message": line.message,
+    }

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from partita.storage.catalog.facade import Catalog
+from partita.storage.catalog.fencing import expired
 from partita.storage.catalog.tables import CursorRow, PartitionRow, TickRow
 
 T = TickRow.__table__.c
@@ -164,9 +165,9 @@ def leased_partitions(catalog: Catalog) -> frozenset[tuple[str, str]]:
     with catalog.transaction("reading partition leases", read_only=True) as conn:
         now = catalog.database_now(conn)
         rows = conn.execute(
-            select(P.asset, P.partition).where(P.lease_owner.is_not(None), P.lease_expires >= now)
+            select(P.asset, P.partition, P.lease_expires).where(P.lease_owner.is_not(None))
         ).all()
-    return frozenset((asset, partition) for asset, partition in rows)
+    return frozenset((asset, key) for asset, key, expires in rows if not expired(expires, now))
 
 
 __all__ = [

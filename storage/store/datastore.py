@@ -29,38 +29,18 @@ from fsspec.spec import AbstractBufferedFile
 
 from partita._extras import needs_extra
 from partita.errors import StorageError
+from partita.storage.records import WrittenVersion
+from partita.storage.redaction import has_credentials, redact_credentials
 from partita.storage.store import formats
 
 # Object stores publish an upload only when it completes, so no temporary name is needed.
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"})
 # What filesystems raise when reading, writing or listing fails.
 IO_ERRORS = (OSError, pa.ArrowException, FSTimeoutError, BlocksizeMismatchError)
-_CREDENTIALS = re.compile(r"(?<=://)[^/?#]*@")
 _VERSION_ID = re.compile(r"[0-9A-Za-z_-]+")
 _UNSAFE_CHARS = re.compile(r"[\\\x00-\x1f\x7f]")
 _CHUNK = 1 << 20  # bytes read at a time when hashing a file
 PINS = ".partita-pins"  # under the root: hard links that readers hold (see DataStore.pinned)
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenVersion:
-    """The files of one written (not yet committed) version.
-
-    Attributes:
-        version_id: The id the files are named by.
-        files: Paths relative to the store root, ``/``-separated.
-        kind: How the value was encoded (see :class:`~partita.storage.store.formats.Encoded`).
-        rows: Table rows or list length, else ``None``.
-        bytes: Total bytes written.
-        data_version: Hex BLAKE2b-128 of the bytes written: the content hash.
-    """
-
-    version_id: str
-    files: tuple[str, ...]
-    kind: str
-    rows: int | None
-    bytes: int
-    data_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +88,7 @@ class DataStore:
 
     def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        if scheme in _OBJECT_STORES and _CREDENTIALS.search(url):
+        if scheme in _OBJECT_STORES and has_credentials(url):
             # The authority of an object-store URL is the bucket: credentials written
             # there would be taken for part of the bucket's name, and shown in errors.
             raise StorageError(
@@ -664,11 +644,6 @@ def _quietly(action: Callable[..., object], *args: object) -> None:
     """Best-effort cleanup: the original error matters, not this one."""
     with contextlib.suppress(Exception):
         action(*args)
-
-
-def redact_credentials(text: str) -> str:
-    """``text`` with the ``user:password@`` of any URL in it replaced by ``***@``."""
-    return _CREDENTIALS.sub("***@", text)
 
 
 __all__ = ["DataStore", "PendingUpload", "StoredFile", "WrittenVersion"]

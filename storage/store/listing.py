@@ -9,7 +9,6 @@ time). Errors become one :class:`StorageError` line, credentials redacted.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +18,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from partita._extras import needs_extra
 from partita.errors import StorageError
-from partita.storage.store.datastore import IO_ERRORS, modified_time, redact_credentials
-
-_HIDDEN_OPTION = re.compile(r"key|secret|token|password|credential", re.IGNORECASE)
+from partita.storage.redaction import redact_credentials, redact_option_values
+from partita.storage.store.datastore import IO_ERRORS, modified_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,21 +94,8 @@ def _signature(info: Mapping[str, Any], size: int) -> str:
 
 def _message(what: str, exc: BaseException, options: Mapping[str, Any] | None) -> str:
     # One line, without credentials: neither in URLs nor as option values echoed back.
-    text = redact_credentials(" ".join(str(exc).split()) or type(exc).__name__)
-    for name, value in _flatten(options or {}):
-        if _HIDDEN_OPTION.search(name) and isinstance(value, str) and len(value) >= 4:
-            text = text.replace(value, "***")
-    return f"{what}: {text}"
-
-
-def _flatten(options: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    for name, value in options.items():
-        if isinstance(value, Mapping):
-            found.extend(_flatten(value))
-        else:
-            found.append((str(name), value))
-    return found
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{what}: {redact_option_values(text, options)}"
 
 
 __all__ = ["ListedFile", "list_files"]

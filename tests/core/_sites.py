@@ -68,7 +68,7 @@ class Site:
 
     def version_status(self, asset: str, key: str, version_id: str) -> str:
         """A version's status, as the catalog records it."""
-        history = self.project.catalog.version_history(asset, key)
+        history = self.project.catalog.reports.versions_of(asset, [key])
         return next(v.status for v in history if v.version_id == version_id)
 
 

@@ -95,14 +95,12 @@ class Trigger:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-COMMITS = ("commit", "finish_attempts")  # the Catalog methods that commit versions
+COMMITS = ("finish_attempts",)  # the Catalog methods that commit versions
 
 
 def _commit_target(name: str, args: tuple[Any, ...]) -> str | None:
-    """The partition a commit call commits (the first one, for a batch), or ``None``
+    """The partition a commit call commits (the first one of its batch), or ``None``
     when it commits no version."""
-    if name == "commit":
-        return f"{args[0]} [{args[1]}]"
     versions = [end for end in args[1] if end.version is not None]
     return f"{versions[0].asset} [{versions[0].partition}]" if versions else None
 
@@ -150,7 +148,7 @@ def _arm_write(trigger: Trigger) -> None:
 
 
 def _arm_commit_call(triggers: dict[str, Trigger]) -> None:
-    """Faults around Catalog.commit: before it, after it returned, or raised after it."""
+    """Faults around the catalog's commits: before one, after it returned, or raised after it."""
     from partita.errors import CatalogError
     from partita.storage.catalog.facade import Catalog
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -175,12 +176,34 @@ def test_heatmap_merges_partitions_in_time_order(client: TestClient) -> None:
     ]
 
 
+def test_a_run_not_recorded_yet_shows_as_running(client: TestClient) -> None:
+    # The page of a run started from the UI may be asked for before the run's thread
+    # has recorded it in the catalog.
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    jobs = client.app.state.jobs
+    try:
+        with jobs._lock:
+            jobs._threads["not-recorded-yet"] = thread
+        page = client.get("/runs/not-recorded-yet")
+        data = client.get("/api/runs/not-recorded-yet").json()
+    finally:
+        release.set()
+        thread.join()
+    assert page.status_code == 200, page.text
+    assert 'data-testid="run-status" class="badge s-running">running<' in page.text
+    assert (data["status"], data["steps"]) == ("running", [])
+
+
 def test_partition_detail_has_status_why_and_version(client: TestClient) -> None:
     fresh = client.get("/api/assets/clean_sales/partitions/2026-04-02").json()
     assert fresh["status"] == "fresh"
     assert fresh["version"]["rows"] > 0
     assert fresh["why"][0]["status"] == "fresh"
     assert [i["asset"] for i in fresh["lineage"]["inputs"]] == ["raw_sales"]
+    assert fresh["lineage"]["version_id"] == fresh["version"]["version_id"]
+    assert fresh["lineage"]["current"] and fresh["lineage"]["created_at"]
     missing = client.get("/api/assets/sales_report/partitions/2026-04-02").json()
     assert missing["status"] == "missing"
     assert missing["version"] is None

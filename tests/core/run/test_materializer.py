@@ -316,7 +316,7 @@ def test_a_step_built_by_another_writer_after_planning_is_skipped_as_fresh(
     assert result.ok
     assert {s.detail for s in first.run(result.run_id).steps} == {FRESH}
     for asset in ("up", "down"):
-        assert len(first.catalog.version_history(asset, DAY)) == 1
+        assert len(first.catalog.reports.versions_of(asset, [DAY])) == 1
     assert_one_file_per_partition(first)
 
 
@@ -327,7 +327,7 @@ def test_a_forced_target_is_rebuilt_even_when_fresh(make_project) -> None:
     result = project.materialize("down", DAY, force=True)
 
     assert statuses(result) == {("down", DAY): ("succeeded", None)}
-    assert len(project.catalog.version_history("down", DAY)) == 2
+    assert len(project.catalog.reports.versions_of("down", [DAY])) == 2
     assert_one_file_per_partition(project)
 
 
@@ -542,7 +542,7 @@ def test_a_lease_held_by_another_live_owner_makes_the_step_wait(make_project) ->
     assert result.ok
     assert sleeps == [LEASE_POLL_S]
     assert definitions(project).CALLS == ["up"]
-    (version,) = project.catalog.version_history("up", DAY)
+    (version,) = project.catalog.reports.versions_of("up", [DAY])
     assert version.run_id == result.run_id
     assert len(project.run("last").steps[0].attempts) == 1
     assert project.catalog.acquire("up", DAY, "next") == token + 2
@@ -606,7 +606,7 @@ def test_a_step_that_waited_for_another_writer_is_skipped_when_that_writer_built
     assert statuses(result) == {("up", DAY): ("skipped", FRESH)}
     assert sleeps == [LEASE_POLL_S]
     assert definitions(project).CALLS == ["up"]
-    assert len(project.catalog.version_history("up", DAY)) == 1
+    assert len(project.catalog.reports.versions_of("up", [DAY])) == 1
     assert_one_file_per_partition(project)
 
 

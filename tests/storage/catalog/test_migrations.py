@@ -26,9 +26,10 @@ from sqlmodel import SQLModel
 
 from partita.errors import CatalogError
 from partita.storage import Catalog, NewVersion, PartitionState
-from partita.storage.catalog.engine import redact_url
 from partita.storage.catalog.migrations import HEAD, REVISIONS, SCRIPT_LOCATION
+from partita.storage.redaction import redact_url
 from tests.conftest import postgres_execute
+from tests.storage.conftest import build
 
 # create_all's DDL for the first tables (7031b69), as PostgreSQL got it; SQLite got the
 # same with INTEGER for SERIAL.
@@ -259,10 +260,7 @@ def test_an_old_catalog_is_upgraded_to_head_with_its_data(database: Database, ma
 
         steps = catalog.create_run("run-2", "materialize", [ASSET], [(ASSET, DAY, "stale")])
         catalog.update_step(steps[ASSET, DAY], rows=BIG + 1, bytes=BIG)
-        token = catalog.acquire(ASSET, DAY, "writer")
-        assert token is not None
-        catalog.commit(ASSET, DAY, "writer", token, big_version("v2"))
-        catalog.release(ASSET, DAY, "writer", token)
+        build(catalog, ASSET, DAY, big_version("v2"), owner="writer")
         assert catalog.versions(ASSET, [DAY])[DAY].bytes == BIG
         assert catalog.versions(ASSET, [DAY])[DAY].rows == BIG + 1
 
