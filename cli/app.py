@@ -6,6 +6,7 @@ Heavy modules (the catalog, pyarrow) are imported inside the commands so that
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
     from partita.core.plan.planner import Plan
     from partita.core.project import Project
-    from partita.core.run.materializer import RunResult
+    from partita.core.run.options import RunOptions
+    from partita.core.run.outcomes import RunResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -188,20 +190,15 @@ def _print_plan(planned: Plan, as_json: bool) -> None:
         _console().print(f"{len(planned.fresh)} asked-for partitions are already fresh")
 
 
-def _check_executor(executor: str, workers: int) -> None:
-    from partita.core.run.executors import check_executor
+def _run_options(command: str, workers: int, executor: str, dask_address: str | None) -> RunOptions:
+    from partita.core.run.options import RunOptions
 
-    check_executor(executor, workers, _project().source)
+    return RunOptions(
+        command=command, workers=workers, executor=executor, dask_address=dask_address
+    )
 
 
-def _run_plan(
-    planned: Plan,
-    command: str,
-    workers: int,
-    as_json: bool,
-    executor: str = "threads",
-    dask_address: str | None = None,
-) -> None:
+def _run_plan(planned: Plan, options: RunOptions, as_json: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     if planned.empty:
@@ -213,15 +210,9 @@ def _run_plan(
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     _state["running"] = True  # from here on an error is a failed run (exit 1), not bad usage
     with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
-        task = progress.add_task(command, total=len(planned.steps))
-        result = _project().apply(
-            planned,
-            command=command,
-            workers=workers,
-            executor=executor,
-            dask_address=dask_address,
-            on_step=lambda _outcome: progress.advance(task),
-        )
+        task = progress.add_task(options.command, total=len(planned.steps))
+        on_step = lambda _outcome: progress.advance(task)  # noqa: E731
+        result = _project().apply(planned, dataclasses.replace(options, on_step=on_step))
     _report_run(result, as_json)
     _exit(EXIT_OK if result.ok else EXIT_FAILED)
 
@@ -274,12 +265,12 @@ def materialize(
     json_: Json = False,
 ) -> None:
     """Build what is missing or stale for ASSETs at one partition, upstream first."""
-    _check_executor(executor, workers)
+    options = _run_options("materialize", workers, executor, dask_address)
     planned = _project().plan(assets, partition, force=force)
     if dry_run:
         _print_plan(planned, json_)
         return
-    _run_plan(planned, "materialize", workers, json_, executor, dask_address)
+    _run_plan(planned, options, json_)
 
 
 @app.command()
@@ -295,12 +286,12 @@ def backfill(
     json_: Json = False,
 ) -> None:
     """Build every missing or stale partition of ASSETs from --from to --to (resumable)."""
-    _check_executor(executor, workers)
+    options = _run_options("backfill", workers, executor, dask_address)
     planned = _project().plan(assets, start=from_, end=to, force=force)
     if dry_run:
         _print_plan(planned, json_)
         return
-    _run_plan(planned, "backfill", workers, json_, executor, dask_address)
+    _run_plan(planned, options, json_)
 
 
 @app.command()

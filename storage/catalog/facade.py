@@ -476,6 +476,19 @@ class Catalog:
         with self._write("releasing a lease") as conn:
             conn.execute(_RELEASE, {**where, **values})
 
+    def release_many(self, owner: str, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Give back the leases ``(asset, partition, token)`` of ``owner``, in one
+        transaction (those lost meanwhile stay with their new holder)."""
+        if not leases:
+            return
+        rows = [
+            {"w_asset": asset, "w_partition": partition, "w_owner": owner, "w_token": token}
+            | {"lease_owner": None, "lease_expires": None}
+            for asset, partition, token in leases
+        ]
+        with self._write("releasing leases") as conn:
+            conn.execute(_RELEASE, rows)
+
     def release_all(self, owner: str) -> None:
         """Give back every lease ``owner`` still holds, named ones included (a run that
         stops early)."""
@@ -559,14 +572,16 @@ class Catalog:
             )
 
     def finish_attempts(
-        self, owner: str, ends: Sequence[AttemptEnd]
+        self, owner: str, ends: Sequence[AttemptEnd], *, hold: bool = False
     ) -> list[str | LeaseLostError | None]:
         """Record how attempts ended, in one transaction, each partition on its own.
 
         For each: commit its version (conditionally on its fencing token, as
         :meth:`commit`), close the attempt with its log lines, and when the step ends
         with it, record the step's result and give the lease back (keeping the error as
-        the partition's failure).
+        the partition's failure). With ``hold``, the lease of a committed version stays
+        with its writer, who publishes the version's files, then gives it back with
+        :meth:`release_many`: a writer that dies in between leaves its lease behind.
 
         Returns:
             For each end: the failure its commit cleared, ``None``, or the
@@ -574,10 +589,10 @@ class Catalog:
             step are then recorded failed, and nothing of it was committed).
         """
         with self._write("finishing attempts") as conn:
-            return self._finish_attempts(conn, owner, ends)
+            return self._finish_attempts(conn, owner, ends, hold)
 
     def _finish_attempts(
-        self, conn: Connection, owner: str, ends: Sequence[AttemptEnd]
+        self, conn: Connection, owner: str, ends: Sequence[AttemptEnd], hold: bool = False
     ) -> list[str | LeaseLostError | None]:
         now = self._db_now(conn)
         pairs = [(e.asset, e.partition) for e in ends if e.version is not None]
@@ -634,6 +649,8 @@ class Catalog:
                 failed.append({**step, "detail": error})
             lease = {**where, "w_owner": owner, "w_token": end.token}
             lease.update(lease_owner=None, lease_expires=None)
+            if error is None and hold and version is not None:
+                continue  # the writer publishes the files, then releases it
             if error is None:
                 released.append(lease)
             else:  # the partition keeps the error it ended with

@@ -19,7 +19,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from partita._extras import needs_extra
 from partita.errors import StorageError
-from partita.storage.store.datastore import IO_ERRORS, modified_time, redact_credentials
+from partita.storage.store.root import IO_ERRORS, modified_time, redact_credentials
 
 _HIDDEN_OPTION = re.compile(r"key|secret|token|password|credential", re.IGNORECASE)
 

@@ -182,7 +182,7 @@ def reference(tmp: Path) -> dict[tuple[str, str], tuple[int | None, str]]:
     project = tmp / "reference"
     shutil.copytree(EXAMPLES / "sales", project, ignore=shutil.ignore_patterns(".partita"))
     with partita.Project(project) as built:
-        assert built.backfill("sales_report", FIRST, LAST, workers=2).ok
+        assert built.backfill("sales_report", FIRST, LAST, options=partita.RunOptions(workers=2)).ok
         found = {}
         for asset in ASSETS:
             for key, version in built.catalog.versions(asset, DAYS).items():
