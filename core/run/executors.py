@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from partita._extras import needs_extra
 from partita.core.run.options import EXECUTORS, RunOptions
 from partita.core.run.tasks import Source, Task, TaskResult, Workspace, run_tasks, warm_up
-from partita.errors import ConfigError, PartitaError, PlanError
+from partita.errors import ConfigError, PartitaError
 
 WORKER_LOST_RETRIES = 3  # times a batch whose worker died is sent again
 
@@ -184,17 +184,22 @@ class DaskBackend:
 
 def check_source(options: RunOptions, source: Source | None) -> None:
     """Refuse a remote executor without a definitions module to load on the workers, or
-    with storage its workers cannot see (``options`` checked their own values)."""
+    with storage its workers cannot see (``options`` checked their own values).
+
+    Raises:
+        ConfigError: the executor cannot work with this project's settings (found as
+            the run starts, before anything is recorded: no step ran).
+    """
     kind = options.executor
     if kind not in ("processes", "dask"):
         return
     if source is None:
-        raise PlanError(
+        raise ConfigError(
             f"the {kind} executor loads the definitions module in each worker; "
             "run it through a project (partita.toml), not a graph built in memory"
         )
     if source.storage.startswith("memory://"):
-        raise PlanError(
+        raise ConfigError(
             f"the {kind} executor writes from other processes, which cannot see "
             "memory:// storage; use local disk or an object store"
         )

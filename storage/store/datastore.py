@@ -265,7 +265,7 @@ class DataStore(StoreRoot):
             entries = self._fs.ls(full, detail=True)
         except FileNotFoundError:
             return []
-        except IO_ERRORS as exc:
+        except Exception as exc:  # any file system's own errors (an endpoint unreachable)
             raise StorageError(f"cannot list {self._display(directory)}: {exc}") from exc
         found = []
         for entry in entries:

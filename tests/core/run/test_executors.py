@@ -193,14 +193,14 @@ def test_remote_executors_need_storage_every_worker_sees(tmp_path: Path) -> None
         textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0, hold=None))
     )
     with pt.Project(root, clock=lambda: NOW) as project:
-        with pytest.raises(pt.PlanError, match="cannot see memory:// storage"):
+        with pytest.raises(pt.ConfigError, match="cannot see memory:// storage"):
             project.backfill("slow", *DAYS, options=pt.RunOptions(executor="processes", workers=2))
         assert project.runs() == []
     with pytest.raises(pt.PlanError, match="workers must be at least 1"):
         pt.RunOptions(workers=0)
     with pytest.raises(pt.PlanError, match="unknown executor 'spark'"):
         pt.RunOptions(executor="spark")
-    with pytest.raises(pt.PlanError, match="not a graph built in memory"):
+    with pytest.raises(pt.ConfigError, match="not a graph built in memory"):
         check_source(pt.RunOptions(executor="dask", workers=2), None)
 
 
