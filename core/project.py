@@ -36,7 +36,7 @@ from partita.core.plan.planner import Plan, Target, plan
 from partita.core.plan.status import StatusResolver
 from partita.core.run.materializer import Materializer
 from partita.core.run.options import RunOptions
-from partita.core.run.outcomes import RunResult, StepOutcome
+from partita.core.run.outcomes import RunResult
 from partita.core.run.pools import check_pools
 from partita.core.run.recovery import Recoverer
 from partita.core.run.tasks import Source, code_fingerprint
@@ -44,20 +44,6 @@ from partita.errors import PartitionKeyError, PlanError
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
 
 READ_ATTEMPTS = 3  # a file moved or removed while read: resolve the version again
-
-
-def _both(
-    first: Callable[[StepOutcome], None] | None, second: Callable[[StepOutcome], None]
-) -> Callable[[StepOutcome], None]:
-    """Call ``first`` (if any), then ``second``."""
-    if first is None:
-        return second
-
-    def both(outcome: StepOutcome) -> None:
-        first(outcome)
-        second(outcome)
-
-    return both
 
 
 def utc_now() -> dt.datetime:
@@ -299,9 +285,8 @@ class Project:
                 clock=self.now,
                 sleep=self._sleep,
             )
-            on_start = _both(options.on_start, emitter.observe)
             options = dataclasses.replace(
-                options, on_step=emitter.wrap(options.on_step), on_start=on_start
+                options.starting(emitter.observe), on_step=emitter.wrap(options.on_step)
             )
         try:
             return materializer.run(planned, options)

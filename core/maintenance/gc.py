@@ -163,23 +163,9 @@ class GarbageCollector:
             listed = self._store.files()
             references = self._maintenance.references()
             sorter = _Sorter(self._graph, references, grace, self._clock(), assets)
-        uploads = self._store.pending_uploads()
-        gone = set(swept.removed)
         garbage = [sorter.removed(file, asset) for file, asset in swept.removed.items()]
-        unmanaged = 0
-        for file in listed:
-            asset = sorter.asset_of(file.path)
-            if file.path in gone:
-                continue
-            if asset is None and file.path.startswith(f"{PINS}/"):
-                # Links a query held; left behind only when its process was killed.
-                garbage.append(sorter.file(file, PINS))
-                continue
-            if asset is None or file.path in self._protected:
-                unmanaged += 1
-            elif not sorter.referenced(file.path):
-                garbage.append(sorter.file(file, asset))
-        for upload in uploads:
+        unmanaged = self._sort(listed, sorter, garbage)
+        for upload in self._store.pending_uploads():
             asset = sorter.asset_of(upload.path)
             if asset is not None:
                 garbage.append(sorter.upload(upload, asset))
@@ -191,6 +177,24 @@ class GarbageCollector:
         collected = self._maintenance.collect(before, present | _visible_names(present))
         directories = self._store.prune(path.rpartition("/")[0] for path in gone if "/" in path)
         return GcResult(False, grace, tuple(done), collected, directories, unmanaged)
+
+    def _sort(self, listed: Iterable[StoredFile], sorter: _Sorter, garbage: list[Garbage]) -> int:
+        """Add the unreferenced managed files of ``listed`` to ``garbage`` with their fates
+        (skipping those already there); returns how many files are not partita's."""
+        gone = {item.path for item in garbage}
+        unmanaged = 0
+        for file in listed:
+            asset = sorter.asset_of(file.path)
+            if file.path in gone:
+                continue
+            if asset is None and file.path.startswith(f"{PINS}/"):
+                # Links a query held; left behind only when its process was killed.
+                garbage.append(sorter.file(file, PINS))
+            elif asset is None or file.path in self._protected:
+                unmanaged += 1
+            elif not sorter.referenced(file.path):
+                garbage.append(sorter.file(file, asset))
+        return unmanaged
 
     def _remove(self, item: Garbage) -> Garbage:
         if item.fate != REMOVED or item.swept:

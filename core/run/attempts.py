@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from partita.assets import Asset
 from partita.core.plan.planner import Step
@@ -27,6 +27,9 @@ from partita.core.run.tasks import Task, TaskResult
 from partita.errors import LeaseLostError
 from partita.storage import AttemptEnd, LogLine, NewVersion
 from partita.storage.store.versions import new_version_id
+
+if TYPE_CHECKING:
+    from partita.storage import WrittenVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +103,9 @@ def settle(
         LogLine(run_id, attempt.step_id, attempt.number, step.asset, step.partition, *line)
         for line in result.logs
     )
-    version, error, discard = None, result.error, ()
-    written = result.written
+    version: NewVersion | None = None
+    discard: tuple[str, ...] = ()
+    error, written = result.error, result.written
     if written is not None and result.code_version != item.code_version:
         discard = written.files
         error = (
@@ -110,19 +114,7 @@ def settle(
             "during the run, run it again"
         )
     elif written is not None:
-        version = NewVersion(
-            version_id=written.version_id,
-            kind=written.kind,
-            files=written.files,
-            rows=written.rows,
-            bytes=written.bytes,
-            data_version=written.data_version,
-            code_version=item.code_version,
-            input_hash=inputs.fingerprint,
-            inputs=inputs.lineage(),
-            run_id=run_id,
-            step_id=attempt.step_id,
-        )
+        version = _version(written, item, inputs, run_id, attempt.step_id)
     final = version is not None or not result.retryable or attempt.number > item.retry.retries
     end = AttemptEnd(
         attempt_id,
@@ -136,6 +128,25 @@ def settle(
         final,
     )
     return Settled(attempt, end, discard)
+
+
+def _version(
+    written: WrittenVersion, item: Asset, inputs: StepInputs, run_id: str, step_id: int
+) -> NewVersion:
+    """The catalog's record of a written version, built from ``inputs``."""
+    return NewVersion(
+        version_id=written.version_id,
+        kind=written.kind,
+        files=written.files,
+        rows=written.rows,
+        bytes=written.bytes,
+        data_version=written.data_version,
+        code_version=item.code_version,
+        input_hash=inputs.fingerprint,
+        inputs=inputs.lineage(),
+        run_id=run_id,
+        step_id=step_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,18 @@ class RunOptions:
     def stopping(self) -> bool:
         """Whether a stop was asked for."""
         return self.stop is not None and self.stop.is_set()
+
+    def starting(self, listener: Callable[[StepOutcome], None]) -> RunOptions:
+        """A copy that also calls ``listener`` when a step starts (after ``on_start``)."""
+        first = self.on_start
+        if first is None:
+            return dataclasses.replace(self, on_start=listener)
+
+        def both(outcome: StepOutcome) -> None:
+            first(outcome)
+            listener(outcome)
+
+        return dataclasses.replace(self, on_start=both)
 
 
 __all__ = ["EXECUTORS", "RunOptions"]

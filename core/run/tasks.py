@@ -149,8 +149,8 @@ class Workspace:
     def run(self, task: Task, *, durable: bool = True) -> TaskResult:
         """Run one task, capturing its log records and any error."""
         if task.asset not in self.graph:
-            error = f"DefinitionError: the worker's definitions have no asset {task.asset!r}"
-            return TaskResult(task.asset, task.partition, None, error, False, "", ())
+            unknown = f"DefinitionError: the worker's definitions have no asset {task.asset!r}"
+            return TaskResult(task.asset, task.partition, None, unknown, False, "", ())
         item = self.graph.get(task.asset)
         written: WrittenVersion | None = None
         error: str | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,9 +87,8 @@ class DataStore(StoreRoot):
         durable: bool = True,
     ) -> WrittenVersion:
         """Write a value as a new version of a partition, hashing its bytes, out of
-        sight: under the hidden staged name of its file (object stores: the upload is
-        invisible until it completes, then visible at once). :meth:`publish` gives it
-        its visible name once the catalog has committed it.
+        sight (object stores: invisible until the upload completes, then visible).
+        :meth:`publish` gives it its visible name once the catalog has committed it.
 
         Args:
             asset: The asset key.
@@ -121,17 +120,7 @@ class DataStore(StoreRoot):
             return formats.write_value(value, sink, ext=ext, schema=schema, asset=asset)
 
         try:
-            if self._local:
-                folder = os.path.join(self._root, *directory.split("/"))
-                encoded, sink = localdisk.write_staged(
-                    folder, name, encode, _HashingWriter, durable
-                )
-            else:
-                final = f"{directory}/{name}"
-                target = final if self._object_store else staged_name(final)
-                if not self._object_store:
-                    self._fs.makedirs(self._full(directory), exist_ok=True)
-                encoded, sink = remote.write(self._fs, self._full(target), encode, _HashingWriter)
+            encoded, sink = self._write_file(directory, name, encode, durable)
         except StorageError:
             raise
         except IO_ERRORS as exc:
@@ -139,6 +128,24 @@ class DataStore(StoreRoot):
         return WrittenVersion(
             version_id, (path,), encoded.kind, encoded.rows, sink.size, sink.hexdigest()
         )
+
+    def _write_file(
+        self,
+        directory: str,
+        name: str,
+        encode: Callable[[_HashingWriter], formats.Encoded],
+        durable: bool,
+    ) -> tuple[formats.Encoded, _HashingWriter]:
+        """Write ``directory/name`` out of sight: under its staged name, or (object
+        stores) as an upload that publishes when it completes."""
+        if self._local:
+            folder = os.path.join(self._root, *directory.split("/"))
+            return localdisk.write_staged(folder, name, encode, _HashingWriter, durable)
+        final = f"{directory}/{name}"
+        target = final if self._object_store else staged_name(final)
+        if not self._object_store:
+            self._fs.makedirs(self._full(directory), exist_ok=True)
+        return remote.write(self._fs, self._full(target), encode, _HashingWriter)
 
     def read(self, files: Sequence[str], kind: str) -> object:
         """Read a version's value, following its files through their names (a version
