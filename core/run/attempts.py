@@ -61,6 +61,11 @@ class StepAttempt:
             step.asset, step.partition, run_id, self.number, new_version_id(), inputs.given, notes
         )
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """The step's partition: ``(asset, partition)``."""
+        return (self.step.asset, self.step.partition)
+
     def again(self) -> StepAttempt:
         """The next attempt of the same step."""
         return dataclasses.replace(self, number=self.number + 1)
@@ -154,12 +159,14 @@ class Conclusion:
     """What the catalog's answer means for one settled attempt.
 
     Attributes:
+        attempt: The attempt.
         outcome: How the step ended; ``None`` when another attempt follows.
         publish: The files of the committed version, to give their visible names
             (superseding the attempt's ``superseded``); the lease is then given back.
         discard: Written files that were not committed: to remove.
     """
 
+    attempt: StepAttempt
     outcome: StepOutcome | None
     publish: tuple[str, ...] = ()
     discard: tuple[str, ...] = ()
@@ -172,7 +179,7 @@ def conclude(settled: Settled, answer: str | LeaseLostError | None, run_id: str)
     if isinstance(answer, LeaseLostError):
         lost = end.version.files if end.version is not None else ()
         failed = attempt.outcome(run_id, FAILED, str(answer), attempts=attempt.number)
-        return Conclusion(failed, discard=lost)
+        return Conclusion(attempt, failed, discard=lost)
     if end.version is not None:
         version = end.version
         built = attempt.outcome(
@@ -183,10 +190,11 @@ def conclude(settled: Settled, answer: str | LeaseLostError | None, run_id: str)
             bytes=version.bytes,
             recovered=answer is not None,
         )
-        return Conclusion(built, publish=version.files)
+        return Conclusion(attempt, built, publish=version.files)
     if end.final:
-        return Conclusion(attempt.outcome(run_id, FAILED, end.error, attempts=attempt.number))
-    return Conclusion(None)
+        failed = attempt.outcome(run_id, FAILED, end.error, attempts=attempt.number)
+        return Conclusion(attempt, failed)
+    return Conclusion(attempt, None)
 
 
 def backoff(retries: Sequence[tuple[Asset, int]], jitter: Callable[[], float]) -> float:

@@ -117,17 +117,16 @@ class BatchRunner:
         other: two writers whose batches overlap never wait on each other.
         """
         run_id = self._scope.run_id
-        tokens = self._catalog.acquire_many([(s.asset, s.partition) for s in steps], run_id)
-        leased = [i for i, token in enumerate(tokens) if token is not None]
-        outcomes: dict[int, StepOutcome] = {}
-        if leased:
-            taken = [token for token in tokens if token is not None]
-            done = self._leased([steps[i] for i in leased], taken)
-            outcomes.update(zip(leased, done, strict=True))
-        for i, token in enumerate(tokens):
+        tokens = self._catalog.acquire_many([_key(step) for step in steps], run_id)
+        free = [(step, token) for step, token in zip(steps, tokens, strict=True) if token]
+        outcomes: dict[tuple[str, str], StepOutcome] = {}
+        if free:
+            done = self._leased([step for step, _ in free], [token for _, token in free])
+            outcomes.update(zip((_key(step) for step, _ in free), done, strict=True))
+        for step, token in zip(steps, tokens, strict=True):
             if token is None:
-                outcomes[i] = self._leased([steps[i]], [self._wait_for_lease(steps[i])])[0]
-        return [outcomes[i] for i in range(len(steps))]
+                outcomes[_key(step)] = self._leased([step], [self._wait_for_lease(step)])[0]
+        return [outcomes[_key(step)] for step in steps]
 
     def _wait_for_lease(self, step: Step) -> int:
         delay = LEASE_POLL_S
@@ -148,30 +147,29 @@ class BatchRunner:
         """
         scope = self._scope
         attempts = {
-            i: StepAttempt(step, scope.step_ids[(step.asset, step.partition)], tokens[i])
-            for i, step in enumerate(steps)
+            _key(step): StepAttempt(step, scope.step_ids[_key(step)], token)
+            for step, token in zip(steps, tokens, strict=True)
         }
-        outcomes: dict[int, StepOutcome] = {}
+        outcomes: dict[tuple[str, str], StepOutcome] = {}
         held: HeldSlots | None = None
         try:
-            recheck = [i for i, s in enumerate(steps) if (s.asset, s.partition) not in scope.forced]
+            recheck = [step for step in steps if _key(step) not in scope.forced]
             states = self._inputs.states(steps, recheck)
-            attempts = {i: self._tidy(a, states) for i, a in attempts.items()}
-            fresh = sorted(self._inputs.fresh(steps, recheck, states))
-            outcomes.update(self._skip_fresh({i: attempts.pop(i) for i in fresh}))
-            first = next(iter(attempts.values()), None)
-            if first is not None and self._slots is not None and first.step.asset in self._limits:
-                held = self._slots.acquire(self._limits[first.step.asset])
-                attempts = {i: _noted(a, held.notes()) for i, a in attempts.items()}
-            if attempts:
-                outcomes.update(self._attempts(attempts))
-            return [outcomes[i] for i in range(len(steps))]
+            attempts = {key: self._tidy(a, states) for key, a in attempts.items()}
+            fresh = self._inputs.fresh(recheck, states)
+            outcomes.update(self._skip_fresh([attempts.pop(_key(step)) for step in fresh]))
+            todo = list(attempts.values())
+            if todo and self._slots is not None and todo[0].step.asset in self._limits:
+                held = self._slots.acquire(self._limits[todo[0].step.asset])
+                todo = [_noted(attempt, held.notes()) for attempt in todo]
+            outcomes.update(self._attempts(todo))
+            return [outcomes[_key(step)] for step in steps]
         finally:
             if held is not None and self._slots is not None:
                 self._slots.release(held)
-            for i, step in enumerate(steps):
-                if i not in outcomes:  # interrupted by an error: give the lease back
-                    self._catalog.release(step.asset, step.partition, scope.run_id, tokens[i])
+            for step, token in zip(steps, tokens, strict=True):
+                if _key(step) not in outcomes:  # interrupted by an error: give it back
+                    self._catalog.release(step.asset, step.partition, scope.run_id, token)
 
     def _tidy(self, attempt: StepAttempt, states: Mapping[str, PartitionStates]) -> StepAttempt:
         """Tidy the step's folder (what a dead writer may have left), and note which
@@ -187,79 +185,71 @@ class BatchRunner:
             return _noted(attempt, [note])
         return dataclasses.replace(attempt, superseded=tidy.shown)
 
-    def _skip_fresh(self, fresh: Mapping[int, StepAttempt]) -> dict[int, StepOutcome]:
+    def _skip_fresh(self, fresh: Sequence[StepAttempt]) -> dict[tuple[str, str], StepOutcome]:
         """Record steps another writer made fresh as skipped, giving their leases back."""
         if not fresh:
             return {}
-        skipped = [(a.step_id, a.step.asset, a.step.partition, a.token) for a in fresh.values()]
+        skipped = [(a.step_id, a.step.asset, a.step.partition, a.token) for a in fresh]
         self._catalog.skip_steps(self._scope.run_id, skipped, FRESH)
-        return {i: a.outcome(self._scope.run_id, SKIPPED, FRESH) for i, a in fresh.items()}
+        return {a.key: a.outcome(self._scope.run_id, SKIPPED, FRESH) for a in fresh}
 
-    def _attempts(self, todo: dict[int, StepAttempt]) -> dict[int, StepOutcome]:
+    def _attempts(self, todo: Sequence[StepAttempt]) -> dict[tuple[str, str], StepOutcome]:
         """Attempt steps until each succeeds, fails for good or runs out of retries."""
         run_id = self._scope.run_id
         if self._scope.on_start is not None:
-            for attempt in todo.values():
+            for attempt in todo:
                 self._scope.on_start(attempt.outcome(run_id, RUNNING))
-        outcomes: dict[int, StepOutcome] = {}
+        outcomes: dict[tuple[str, str], StepOutcome] = {}
         while todo:
-            settled = self._round(todo)
-            concluded = self._commit(settled)
-            retry = {i: settled[i].attempt for i, c in concluded.items() if c.outcome is None}
-            outcomes.update((i, c.outcome) for i, c in concluded.items() if c.outcome is not None)
+            concluded = self._commit(self._round(todo))
+            outcomes.update((c.attempt.key, c.outcome) for c in concluded if c.outcome)
+            retry = [c.attempt for c in concluded if c.outcome is None]
             if retry:
-                items = [(self._graph.get(a.step.asset), a.number) for a in retry.values()]
+                items = [(self._graph.get(a.step.asset), a.number) for a in retry]
                 self._sleep(backoff(items, self._jitter))
-            todo = {i: attempt.again() for i, attempt in retry.items()}
+            todo = [attempt.again() for attempt in retry]
         return outcomes
 
-    def _round(self, todo: Mapping[int, StepAttempt]) -> dict[int, Settled]:
+    def _round(self, todo: Sequence[StepAttempt]) -> list[Settled]:
         """Start one attempt of each step, run them, and settle their results."""
         run_id = self._scope.run_id
-        attempts = list(todo.items())
-        ids = self._catalog.start_attempts(run_id, [(a.step_id, a.number) for _, a in attempts])
-        inputs = self._inputs.resolve([a.step for _, a in attempts])
-        tasks = [a.launch(run_id, given) for (_, a), given in zip(attempts, inputs, strict=True)]
+        ids = self._catalog.start_attempts(run_id, [(a.step_id, a.number) for a in todo])
+        inputs = self._inputs.resolve([a.step for a in todo])
+        tasks = [a.launch(run_id, given) for a, given in zip(todo, inputs, strict=True)]
         results = self._run(tasks, inputs)
-        settled = {
-            i: settle(a, attempt_id, result, given, self._graph.get(a.step.asset), run_id)
-            for (i, a), attempt_id, result, given in zip(
-                attempts, ids, results, inputs, strict=True
-            )
-        }
-        self._discard([path for s in settled.values() for path in s.discard])
+        settled = [
+            settle(a, attempt_id, result, given, self._graph.get(a.step.asset), run_id)
+            for a, attempt_id, result, given in zip(todo, ids, results, inputs, strict=True)
+        ]
+        self._discard([path for s in settled for path in s.discard])
         return settled
 
     def _run(self, tasks: Sequence[Task], inputs: Sequence[StepInputs]) -> list[TaskResult]:
         """Run the tasks whose inputs are all there; the others fail (retryably)."""
-        runnable = [k for k, given in enumerate(inputs) if given.missing is None]
-        results: dict[int, TaskResult] = {
-            k: tasks[k].failed(given.missing)
-            for k, given in enumerate(inputs)
-            if given.missing is not None
-        }
-        if runnable:
-            done = run_on(self._backend, [tasks[k] for k in runnable])
-            results.update(zip(runnable, done, strict=True))
-        return [results[k] for k in range(len(tasks))]
+        results: list[TaskResult | None] = [
+            None if given.missing is None else task.failed(given.missing)
+            for task, given in zip(tasks, inputs, strict=True)
+        ]
+        runnable = [task for task, result in zip(tasks, results, strict=True) if result is None]
+        done = iter(run_on(self._backend, runnable) if runnable else [])
+        return [result if result is not None else next(done) for result in results]
 
-    def _commit(self, settled: Mapping[int, Settled]) -> dict[int, Conclusion]:
+    def _commit(self, settled: Sequence[Settled]) -> list[Conclusion]:
         """Record the attempts' ends (committing their versions, keeping those leases),
         then publish each committed version and give its lease back."""
-        items = list(settled.items())
         run_id = self._scope.run_id
         try:
-            answers = self._catalog.finish_attempts(run_id, [s.end for _, s in items], hold=True)
+            answers = self._catalog.finish_attempts(run_id, [s.end for s in settled], hold=True)
         except CatalogError as exc:
             return self._unrecorded(settled, str(exc))
-        concluded = {
-            i: conclude(s, answer, run_id) for (i, s), answer in zip(items, answers, strict=True)
-        }
-        self._discard([path for c in concluded.values() for path in c.discard])
-        published = [(settled[i].attempt, c.publish) for i, c in concluded.items() if c.publish]
-        for attempt, files in published:
-            self._publish(attempt, files)
-        self._release([attempt for attempt, _ in published])
+        concluded = [
+            conclude(s, answer, run_id) for s, answer in zip(settled, answers, strict=True)
+        ]
+        self._discard([path for c in concluded for path in c.discard])
+        published = [c for c in concluded if c.publish]
+        for conclusion in published:
+            self._publish(conclusion.attempt, conclusion.publish)
+        self._release([c.attempt for c in published])
         return concluded
 
     def _publish(self, attempt: StepAttempt, files: Sequence[str]) -> None:
@@ -283,27 +273,26 @@ class BatchRunner:
         except StorageError as exc:
             logger.warning("could not remove uncommitted files: %s", exc)
 
-    def _unrecorded(self, settled: Mapping[int, Settled], error: str) -> dict[int, Conclusion]:
+    def _unrecorded(self, settled: Sequence[Settled], error: str) -> list[Conclusion]:
         """Attempts whose ends the catalog could not record: their steps fail (recorded
         if it can). Whether their versions were committed is unknown: once the catalog
         answers again, one that was is published, and one that was not is discarded."""
         run_id = self._scope.run_id
-        attempts = {i: s.attempt for i, s in settled.items()}
-        for attempt in attempts.values():
+        for s in settled:
             with contextlib.suppress(PartitaError):
                 self._catalog.update_step(
-                    attempt.step_id, status=FAILED, finished_at=True, detail=error
+                    s.attempt.step_id, status=FAILED, finished_at=True, detail=error
                 )
         with contextlib.suppress(PartitaError):
-            self._resolve_unknown(settled.values())
-        for attempt in attempts.values():
-            step = attempt.step
+            self._resolve_unknown(settled)
+        concluded = []
+        for s in settled:
+            attempt, step = s.attempt, s.attempt.step
             with contextlib.suppress(PartitaError):
                 self._catalog.release(step.asset, step.partition, run_id, attempt.token, error)
-        failed = {
-            i: a.outcome(run_id, FAILED, error, attempts=a.number) for i, a in attempts.items()
-        }
-        return {i: Conclusion(outcome) for i, outcome in failed.items()}
+            failed = attempt.outcome(run_id, FAILED, error, attempts=attempt.number)
+            concluded.append(Conclusion(attempt, failed))
+        return concluded
 
     def _resolve_unknown(self, settled: Iterable[Settled]) -> None:
         ends = [s for s in settled if s.end.version is not None]
@@ -319,6 +308,10 @@ class BatchRunner:
                 self._publish(s.attempt, version.files)
             else:
                 self._discard(version.files)
+
+
+def _key(step: Step) -> tuple[str, str]:
+    return (step.asset, step.partition)
 
 
 def _noted(attempt: StepAttempt, notes: Sequence[str]) -> StepAttempt:

@@ -8,7 +8,7 @@ that produced the same data leaves the step fresh (no-op changes stop cascading)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from partita.assets import AssetGraph
@@ -63,29 +63,26 @@ class Inputs:
         self._plan = plan
         self._mapper = StatusResolver(graph, {}, plan.now, plan.dynamic)
 
-    def states(self, steps: Sequence[Step], recheck: Collection[int]) -> dict[str, PartitionStates]:
+    def states(self, steps: Sequence[Step], recheck: Sequence[Step]) -> dict[str, PartitionStates]:
         """In one query: the state of every step's partition, and of the upstream
-        partitions of the steps at ``recheck`` (indexes), for :meth:`fresh`."""
+        partitions of the steps to ``recheck`` (for :meth:`fresh`)."""
         wanted: dict[str, set[str]] = {}
-        for index, step in enumerate(steps):
+        for step in steps:
             wanted.setdefault(step.asset, set()).add(step.partition)
-            if index in recheck:
-                for edge, keys in self._upstream(step).items():
-                    wanted.setdefault(edge.upstream, set()).update(keys)
+        for step in recheck:
+            for edge, keys in self._upstream(step).items():
+                wanted.setdefault(edge.upstream, set()).update(keys)
         return self._catalog.states_of(wanted)
 
-    def fresh(
-        self, steps: Sequence[Step], recheck: Collection[int], states: Mapping[str, PartitionStates]
-    ) -> set[int]:
-        """Those of the steps at ``recheck`` another writer has made fresh meanwhile.
+    def fresh(self, recheck: Sequence[Step], states: Mapping[str, PartitionStates]) -> list[Step]:
+        """Those of the steps to ``recheck`` another writer has made fresh meanwhile.
 
         Upstream steps of this plan have finished, so only the code version and the
         inputs can still differ.
         """
         current = StatusResolver(self._graph, states, self._plan.now, self._plan.dynamic)
-        fresh: set[int] = set()
-        for index in recheck:
-            step = steps[index]
+        fresh: list[Step] = []
+        for step in recheck:
             state: PartitionState = current.state(step.asset, step.partition)
             if state.version_id is None:
                 continue
@@ -93,7 +90,7 @@ class Inputs:
                 continue
             inputs = current.inputs(step.asset, step.partition)
             if not inputs or input_fingerprint(inputs) == state.input_hash:
-                fresh.add(index)
+                fresh.append(step)
         return fresh
 
     def resolve(self, steps: Sequence[Step]) -> list[StepInputs]:
