@@ -64,8 +64,9 @@ class CatalogLeftovers:
         found: list[AbandonedLease] = []
         alive: dict[str, bool] = {}
         with self._catalog.transaction("finding abandoned leases", read_only=True) as conn:
-            now = self._catalog.database_now(conn)
-            for asset, partition, owner, expires in conn.execute(_HELD).all():
+            held = conn.execute(_HELD).all()
+            now = self._catalog.database_now(conn) if held else 0.0
+            for asset, partition, owner, expires in held:
                 if (expires or 0) >= now:
                     if owner not in alive:
                         alive[owner] = self._catalog.owner_alive(conn, owner)
