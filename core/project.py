@@ -40,7 +40,7 @@ from partita.core.run.outcomes import RunResult
 from partita.core.run.pools import check_pools
 from partita.core.run.recovery import Recoverer
 from partita.core.run.tasks import Source, code_fingerprint
-from partita.errors import PartitionKeyError, PlanError
+from partita.errors import PartitaError, PartitionKeyError, PlanError
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
 
 READ_ATTEMPTS = 3  # a file moved or removed while read: resolve the version again
@@ -341,7 +341,8 @@ class Project:
         names = list(assets) if assets else list(self.graph.order)
         for name in names:
             self.graph.get(name)
-        self.recover()
+        with contextlib.suppress(PartitaError):  # reading must not depend on it
+            self.recover()
         now, dynamic = self.now(), self.dynamic_keys()
         closure = self.graph.closure_upstream(names)
         resolver = StatusResolver(self.graph, self.catalog.states(closure), now, dynamic)
