@@ -118,7 +118,8 @@ class BatchRunner:
         """
         run_id = self._scope.run_id
         tokens = self._catalog.acquire_many([_key(step) for step in steps], run_id)
-        free = [(step, token) for step, token in zip(steps, tokens, strict=True) if token]
+        pairs = zip(steps, tokens, strict=True)
+        free = [(step, token) for step, token in pairs if token is not None]
         outcomes: dict[tuple[str, str], StepOutcome] = {}
         if free:
             done = self._leased([step for step, _ in free], [token for _, token in free])
