@@ -56,7 +56,8 @@ if TYPE_CHECKING:
     )
     from partita.core.plan.planner import Plan, Step, Target, plan
     from partita.core.project import Project
-    from partita.core.run.materializer import RunResult, StepOutcome
+    from partita.core.run.options import RunOptions
+    from partita.core.run.outcomes import RunResult, StepOutcome
 
 # Imported on first use, so that `partita --help` (and `import partita.errors`) start
 # fast: the declarations pull in pydantic and pendulum, the project the catalog.
@@ -91,8 +92,9 @@ _LAZY = {
         ),
         "partita.assets",
     ),
-    "RunResult": "partita.core.run.materializer",
-    "StepOutcome": "partita.core.run.materializer",
+    "RunOptions": "partita.core.run.options",
+    "RunResult": "partita.core.run.outcomes",
+    "StepOutcome": "partita.core.run.outcomes",
     "Plan": "partita.core.plan.planner",
     "Step": "partita.core.plan.planner",
     "Target": "partita.core.plan.planner",
@@ -144,6 +146,7 @@ __all__ = [
     "Project",
     "QueryError",
     "RetryPolicy",
+    "RunOptions",
     "RunResult",
     "Schedule",
     "SchemaError",

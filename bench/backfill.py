@@ -112,9 +112,8 @@ def run_partita(folder: Path, days: int, workers: int, executor: str = "threads"
     keys = day_keys(days)
     began = time.perf_counter()
     with partita.Project(folder, clock=clock_for(days)) as project:
-        result = project.backfill(
-            list(ASSETS), keys[0], keys[-1], workers=workers, executor=executor
-        )
+        options = partita.RunOptions(workers=workers, executor=executor)
+        result = project.backfill(list(ASSETS), keys[0], keys[-1], options=options)
     elapsed = time.perf_counter() - began
     built = result.count("succeeded")
     if not result.ok or built != days * len(ASSETS):

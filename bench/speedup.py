@@ -5,7 +5,7 @@ Python (an integer recurrence that holds the GIL, deterministic, about ``--ms``
 milliseconds a partition on this machine) and returns a small pyarrow table, and
 ``crunch_summary``, which reads it and writes one row (light). Each run backfills both
 over ``--days`` days in a fresh project (local disk, the default SQLite catalog) with
-``Project(dir, clock=...).backfill(..., workers=N, executor=E)`` and is timed whole:
+``Project(dir, clock=...).backfill(..., options=RunOptions(workers=N, executor=E))``, timed:
 starting the executor (the spawn process pool, Dask's LocalCluster) and stopping it are
 part of the run. The same start-up is also timed on its own, as a backfill of one
 partition of a trivial asset (``noop``). The ``plain`` rows run the same CPU work in a
@@ -144,9 +144,8 @@ def run_backfill(
     keys = day_keys(days)
     began = time.perf_counter()
     with partita.Project(folder, clock=clock_for(days)) as project:
-        result = project.backfill(
-            list(assets), keys[0], keys[-1], workers=workers, executor=executor, force=True
-        )
+        options = partita.RunOptions(workers=workers, executor=executor)
+        result = project.backfill(list(assets), keys[0], keys[-1], force=True, options=options)
     elapsed = time.perf_counter() - began
     built = result.count("succeeded")
     if not result.ok or built != days * len(assets):

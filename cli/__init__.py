@@ -1,10 +1,10 @@
 """The ``partita`` command: parse, call the Python API, render with rich. Nothing else.
 
-:mod:`~partita.cli.root` holds the Typer app and its root group; the commands live by
+:mod:`~partita.cli.program` holds the Typer app and its root group; the commands live by
 concern in ``build``, ``inspect``, ``manage`` and ``serve``, how they show things in
 ``render``.
 """
 
-from partita.cli.root import app, main
+from partita.cli.program import app, main
 
 __all__ = ["app", "main"]

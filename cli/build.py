@@ -6,13 +6,14 @@ bar and report the run. Exit 0 when everything asked for is fresh, 1 when a step
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from partita.cli.invocation import EXIT_FAILED, EXIT_OK, Invocation, finish
-from partita.cli.options import (
+from partita.cli.params import (
     BOUND_FORMS,
     Assets,
     DaskAddress,
@@ -26,6 +27,7 @@ from partita.cli.options import (
 
 if TYPE_CHECKING:
     from partita.core.plan.planner import Plan
+    from partita.core.run.options import RunOptions
 
 
 def materialize(
@@ -41,12 +43,12 @@ def materialize(
 ) -> None:
     """Build what is missing or stale for ASSETs at one partition, upstream first."""
     cli = Invocation.of(ctx)
-    _check_executor(cli, executor, workers)
+    options = _run_options("materialize", workers, executor, dask_address)
     planned = cli.project.plan(assets, partition, force=force)
     if dry_run:
         _print_plan(cli, planned, json_)
         return
-    _run_plan(cli, planned, "materialize", workers, json_, executor, dask_address)
+    _run_plan(cli, planned, options, json_)
 
 
 def backfill(
@@ -63,18 +65,20 @@ def backfill(
 ) -> None:
     """Build every missing or stale partition of ASSETs from --from to --to (resumable)."""
     cli = Invocation.of(ctx)
-    _check_executor(cli, executor, workers)
+    options = _run_options("backfill", workers, executor, dask_address)
     planned = cli.project.plan(assets, start=from_, end=to, force=force)
     if dry_run:
         _print_plan(cli, planned, json_)
         return
-    _run_plan(cli, planned, "backfill", workers, json_, executor, dask_address)
+    _run_plan(cli, planned, options, json_)
 
 
-def _check_executor(cli: Invocation, executor: str, workers: int) -> None:
-    from partita.core.run.executors import check_executor
+def _run_options(command: str, workers: int, executor: str, dask_address: str | None) -> RunOptions:
+    from partita.core.run.options import RunOptions
 
-    check_executor(executor, workers, cli.project.source)
+    return RunOptions(
+        command=command, workers=workers, executor=executor, dask_address=dask_address
+    )
 
 
 def _print_plan(cli: Invocation, planned: Plan, as_json: bool) -> None:
@@ -83,15 +87,7 @@ def _print_plan(cli: Invocation, planned: Plan, as_json: bool) -> None:
     render_plan(cli.out, planned, as_json=as_json)
 
 
-def _run_plan(
-    cli: Invocation,
-    planned: Plan,
-    command: str,
-    workers: int,
-    as_json: bool,
-    executor: str = "threads",
-    dask_address: str | None = None,
-) -> None:
+def _run_plan(cli: Invocation, planned: Plan, options: RunOptions, as_json: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from partita.cli.render import render_run_result
@@ -105,14 +101,8 @@ def _run_plan(
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     cli.running = True
     with Progress(*columns, console=cli.err, transient=True) as progress:
-        task = progress.add_task(command, total=len(planned.steps))
-        result = cli.project.apply(
-            planned,
-            command=command,
-            workers=workers,
-            executor=executor,
-            dask_address=dask_address,
-            on_step=lambda _outcome: progress.advance(task),
-        )
+        task = progress.add_task(options.command, total=len(planned.steps))
+        on_step = lambda _outcome: progress.advance(task)  # noqa: E731
+        result = cli.project.apply(planned, dataclasses.replace(options, on_step=on_step))
     render_run_result(cli.out, cli.err, result, as_json=as_json)
     finish(EXIT_OK if result.ok else EXIT_FAILED)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from partita.cli.invocation import EXIT_USAGE, Invocation, finish
-from partita.cli.options import (
+from partita.cli.params import (
     KEY_FORMS,
     Asset,
     FromOpt,

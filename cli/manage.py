@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from partita.cli.invocation import EXIT_FAILED, EXIT_OK, Invocation, finish
-from partita.cli.options import Dimension, Json, SomeAssets
+from partita.cli.params import Dimension, Json, SomeAssets
 
 
 def gc(

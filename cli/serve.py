@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from partita.cli.invocation import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Invocation, finish
-from partita.cli.options import Json
+from partita.cli.params import Json
 
 
 def ui(

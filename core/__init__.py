@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from partita.core.plan.planner import Plan, Step, Target, plan
     from partita.core.plan.status import Cause, PartitionStatus, StatusResolver, input_fingerprint
     from partita.core.project import Project
-    from partita.core.run.materializer import Materializer, RunResult, StepOutcome
+    from partita.core.run.materializer import Materializer
+    from partita.core.run.options import RunOptions
+    from partita.core.run.outcomes import RunResult, StepOutcome
 
 _LAZY = {
     "AssetStatus": "partita.core.plan.explain",
@@ -25,11 +27,12 @@ _LAZY = {
     "PartitionStatus": "partita.core.plan.status",
     "Plan": "partita.core.plan.planner",
     "Project": "partita.core.project",
-    "RunResult": "partita.core.run.materializer",
+    "RunOptions": "partita.core.run.options",
+    "RunResult": "partita.core.run.outcomes",
     "Settings": "partita.core.config",
     "Step": "partita.core.plan.planner",
     "StatusResolver": "partita.core.plan.status",
-    "StepOutcome": "partita.core.run.materializer",
+    "StepOutcome": "partita.core.run.outcomes",
     "Target": "partita.core.plan.planner",
     "WhyLink": "partita.core.plan.explain",
     "input_fingerprint": "partita.core.plan.status",
@@ -47,6 +50,7 @@ __all__ = [
     "PartitionStatus",
     "Plan",
     "Project",
+    "RunOptions",
     "RunResult",
     "Settings",
     "Step",

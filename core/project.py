@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -34,11 +34,22 @@ from partita.core.maintenance.gc import DEFAULT_GRACE_S, GarbageCollector, GcRes
 from partita.core.plan.explain import AssetStatus, WhyLink, asset_status, chain_nodes, why_chain
 from partita.core.plan.planner import Plan, Target, plan
 from partita.core.plan.status import StatusResolver
-from partita.core.run.materializer import Materializer, RunResult, StepOutcome
+from partita.core.run.materializer import Materializer
+from partita.core.run.options import RunOptions
+from partita.core.run.outcomes import RunResult
 from partita.core.run.pools import check_pools
+from partita.core.run.recovery import Recoverer
 from partita.core.run.tasks import Source, code_fingerprint
-from partita.errors import NotPartitionedError, PartitionKeyError, PartitionRequiredError, PlanError
+from partita.errors import (
+    NotPartitionedError,
+    PartitaError,
+    PartitionKeyError,
+    PartitionRequiredError,
+    PlanError,
+)
 from partita.storage import Catalog, DataStore, LogLine, RunRecord
+
+READ_ATTEMPTS = 3  # a file moved or removed while read: resolve the version again
 
 
 def utc_now() -> dt.datetime:
@@ -236,38 +247,24 @@ class Project:
         end: str | None = None,
         force: bool = False,
     ) -> Plan:
-        """Plan what :meth:`materialize` (or :meth:`backfill`) would build."""
+        """Plan what :meth:`materialize` (or :meth:`backfill`) would build (after
+        finishing what dead writers left: see :meth:`recover`)."""
+        self.recover()
         now, dynamic = self.now(), self.dynamic_keys()
         targets = self._targets(assets, partition, start, end, now, dynamic)
         closure = self.graph.closure_upstream([t.asset for t in targets])
         states = self.catalog.states(closure)
         return plan(self.graph, states, targets, now, force=force, dynamic=dynamic)
 
-    def apply(
-        self,
-        planned: Plan,
-        *,
-        command: str = "materialize",
-        workers: int = 1,
-        executor: str = "threads",
-        on_step: Callable[[StepOutcome], None] | None = None,
-        stop: threading.Event | None = None,
-        run_id: str | None = None,
-        dask_address: str | None = None,
-    ) -> RunResult:
-        """Execute a plan, within the concurrency limits of ``[pools]`` and the assets.
-
-        ``executor`` says where asset functions run: ``inline``, ``threads``,
-        ``processes`` (a pool of ``workers`` processes) or ``dask`` (the cluster at
-        ``dask_address``, or a local one of ``workers`` processes); see
-        docs/scaling-out.md.
+    def apply(self, planned: Plan, options: RunOptions | None = None) -> RunResult:
+        """Execute a plan as ``options`` say, within the concurrency limits of ``[pools]``
+        and the assets.
 
         Failure and recovery alerts (``[[alerts]]``) and OpenLineage events
         (``[openlineage]``) are delivered while it runs, from background threads, and
         all of them (with their retries) before this returns.
-        Once ``stop`` is set, no new step starts (see :meth:`Materializer.run`).
-        ``run_id`` names the run (default: a new id).
         """
+        options = options or RunOptions()
         materializer = Materializer(
             self.graph,
             self.catalog,
@@ -281,7 +278,7 @@ class Project:
             from partita.core.observe.alerts import Alerter
 
             alerter = Alerter(self.settings.alerts, self.root, clock=self.now, sleep=self._sleep)
-            on_step = alerter.wrap(on_step)
+            options = dataclasses.replace(options, on_step=alerter.wrap(options.on_step))
         emitter = None
         if self.settings.openlineage is not None:
             from partita.core.observe.openlineage import LineageEmitter
@@ -294,19 +291,11 @@ class Project:
                 clock=self.now,
                 sleep=self._sleep,
             )
-            on_step = emitter.wrap(on_step)
-        try:
-            return materializer.run(
-                planned,
-                command=command,
-                workers=workers,
-                executor=executor,
-                on_step=on_step,
-                stop=stop,
-                run_id=run_id,
-                on_start=emitter.observe if emitter is not None else None,
-                dask_address=dask_address,
+            options = dataclasses.replace(
+                options.starting(emitter.observe), on_step=emitter.wrap(options.on_step)
             )
+        try:
+            return materializer.run(planned, options)
         finally:
             if alerter is not None:
                 alerter.close()
@@ -319,21 +308,13 @@ class Project:
         partition: str | None = None,
         *,
         force: bool = False,
-        workers: int = 1,
-        executor: str = "threads",
-        on_step: Callable[[StepOutcome], None] | None = None,
-        dask_address: str | None = None,
+        options: RunOptions | None = None,
     ) -> RunResult:
         """Build what is missing or stale for ``assets`` at ``partition``, upstream first."""
         names = [assets] if isinstance(assets, str) else list(assets)
         planned = self.plan(names, partition, force=force)
-        return self.apply(
-            planned,
-            workers=workers,
-            executor=executor,
-            on_step=on_step,
-            dask_address=dask_address,
-        )
+        run = dataclasses.replace(options or RunOptions(), command="materialize")
+        return self.apply(planned, run)
 
     def backfill(
         self,
@@ -342,22 +323,12 @@ class Project:
         end: str,
         *,
         force: bool = False,
-        workers: int = 1,
-        executor: str = "threads",
-        on_step: Callable[[StepOutcome], None] | None = None,
-        dask_address: str | None = None,
+        options: RunOptions | None = None,
     ) -> RunResult:
         """Build what is missing or stale for every partition from ``start`` to ``end``."""
         names = [assets] if isinstance(assets, str) else list(assets)
         planned = self.plan(names, start=start, end=end, force=force)
-        return self.apply(
-            planned,
-            command="backfill",
-            workers=workers,
-            executor=executor,
-            on_step=on_step,
-            dask_address=dask_address,
-        )
+        return self.apply(planned, dataclasses.replace(options or RunOptions(), command="backfill"))
 
     # -- looking --------------------------------------------------------------------------
 
@@ -376,6 +347,8 @@ class Project:
         names = list(assets) if assets else list(self.graph.order)
         for name in names:
             self.graph.get(name)
+        with contextlib.suppress(PartitaError):  # reading must not depend on it
+            self.recover()
         now, dynamic = self.now(), self.dynamic_keys()
         closure = self.graph.closure_upstream(names)
         resolver = StatusResolver(self.graph, self.catalog.states(closure), now, dynamic)
@@ -428,6 +401,14 @@ class Project:
 
     # -- maintenance ------------------------------------------------------------------
 
+    def recover(self) -> int:
+        """Finish what writers that died left in partition folders: publish the versions
+        they committed, move superseded files out of sight and remove what they never
+        committed (see :mod:`partita.core.run.recovery`). :meth:`status`, :meth:`plan`
+        (so every run), :meth:`gc` and :meth:`doctor` do it first; returns how many
+        partitions were tidied. One query when there is nothing to do."""
+        return Recoverer(self.graph, self.catalog, lambda: self.store).recover()
+
     def gc(
         self, grace: float | str | dt.timedelta = DEFAULT_GRACE_S, *, dry_run: bool = False
     ) -> GcResult:
@@ -435,11 +416,14 @@ class Project:
         old (seconds, ``"2h"`` or a timedelta; see :mod:`partita.core.maintenance.gc`); ``dry_run``
         only says what would go."""
         seconds = parse_duration(grace, what="grace period")
+        if not dry_run:
+            self.recover()
         return self._collector().collect(seconds, dry_run=dry_run)
 
     def doctor(self, assets: Sequence[str] | None = None, *, fix: bool = False) -> DoctorReport:
         """Check the committed data of ``assets`` (default: all) against the catalog;
         ``fix`` marks the missing and corrupt partitions for rebuild."""
+        self.recover()
         doctor = Doctor(self.catalog, self.store, self._collector(), defined=self.graph.order)
         return doctor.examine(list(assets) if assets else None, fix=fix)
 
@@ -488,10 +472,21 @@ class Project:
         return lineage(self.catalog, asset, key, depth=depth)
 
     def read(self, asset: str, partition: str | None = None) -> Any:
-        """The committed data of a partition (a table, dict/list, str or bytes)."""
+        """The committed data of a partition (a table, dict/list, str or bytes).
+
+        A file that a rebuild moved away while it was read makes it resolve the current
+        version again (a few times)."""
+        from partita.storage.store.datastore import MissingFile
+
         key = self.targets([asset], partition)[0].partitions[0]
-        version = self.catalog.versions(asset, [key]).get(key)
-        if version is None:
-            where = f" {key}" if key else ""
-            raise PlanError(f"{asset}{where} has no committed version; materialize it first")
-        return self.store.read(version.files, version.kind)
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            version = self.catalog.versions(asset, [key]).get(key)
+            if version is None:
+                where = f" {key}" if key else ""
+                raise PlanError(f"{asset}{where} has no committed version; materialize it first")
+            try:
+                return self.store.read(version.files, version.kind)
+            except MissingFile:
+                if attempt == READ_ATTEMPTS:  # a writer rebuilding it in a loop, or lost
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover

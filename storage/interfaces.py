@@ -121,6 +121,10 @@ class StateWriter(Protocol):
         """Give a lease back without committing."""
         ...
 
+    def release_many(self, owner: str, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Give back the leases ``(asset, partition, token)`` of ``owner``."""
+        ...
+
     def release_all(self, owner: str) -> None:
         """Give back every lease ``owner`` still holds."""
         ...
@@ -149,9 +153,10 @@ class StateWriter(Protocol):
         ...
 
     def finish_attempts(
-        self, owner: str, ends: Sequence[AttemptEnd]
+        self, owner: str, ends: Sequence[AttemptEnd], *, hold: bool = False
     ) -> list[str | LeaseLostError | None]:
-        """Record how attempts ended, committing their versions behind the fence."""
+        """Record how attempts ended, committing their versions behind the fence (with
+        ``hold``, a committed version's lease stays with its writer)."""
         ...
 
     def skip_steps(

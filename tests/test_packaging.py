@@ -42,7 +42,7 @@ def test_wheel_contains_partita_and_every_subpackage_only(partita_wheel: Path) -
         n.removesuffix("/__init__.py").replace("/", ".") for n in names if n.endswith("__init__.py")
     }
     assert repo_subpackages() | {"partita"} <= packaged
-    assert "partita/cli/root.py" in names
+    assert "partita/cli/program.py" in names
     assert not any(n.startswith("partita/tests/") for n in names)
 
 

@@ -11,6 +11,7 @@ import threading
 
 from partita.core.plan.planner import Plan
 from partita.core.project import Project
+from partita.core.run.options import RunOptions
 from partita.storage.redaction import redact_credentials
 from partita.storage.store.versions import new_version_id
 
@@ -44,7 +45,8 @@ class JobRunner:
 
     def _apply(self, planned: Plan, command: str, run_id: str) -> None:
         try:
-            self._project.apply(planned, command=command, run_id=run_id, stop=self._stop)
+            options = RunOptions(command=command, run_id=run_id, stop=self._stop)
+            self._project.apply(planned, options)
         except Exception as exc:  # a failing run is recorded; this is what kept it from starting
             message = redact_credentials(str(exc) or type(exc).__name__)
             log.warning("run %s stopped: %s", run_id, message)

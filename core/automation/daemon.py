@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import secrets
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +21,10 @@ from partita.core.automation.decisions import Decision, Evaluator, Request, Tick
 from partita.core.automation.schedules import ScheduleEvaluator
 from partita.core.plan.planner import Target, plan
 from partita.core.plan.status import StatusResolver
-from partita.core.run.materializer import FAILED, INTERRUPTED, RunResult
+from partita.core.run.heartbeat import Heartbeat
+from partita.core.run.options import RunOptions
+from partita.core.run.outcomes import FAILED, INTERRUPTED, RunResult
+from partita.core.run.recovery import process_owner
 from partita.errors import PartitaError
 from partita.storage.catalog import ticks as tick_log
 from partita.storage.interfaces import NamedLeases
@@ -72,8 +72,8 @@ class _Halt(threading.Event):
 
 
 def daemon_id() -> str:
-    """A new daemon identity: ``<host>:<pid>:<random>``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """A new daemon identity: ``<host>:<pid>:<random>`` (the lease rule checks the pid)."""
+    return process_owner()
 
 
 class Daemon:
@@ -110,7 +110,7 @@ class Daemon:
         self._leases: NamedLeases = project.catalog.named_leases
         self._token: int | None = None
         self._lost = threading.Event()
-        self._stop_heartbeat: Callable[[], None] | None = None
+        self._heartbeat: Heartbeat | None = None
 
     @property
     def evaluators(self) -> list[Evaluator]:
@@ -136,7 +136,9 @@ class Daemon:
             return False
         self._token = token
         self._lost.clear()
-        self._stop_heartbeat = self._start_heartbeat(token)
+        self._heartbeat = Heartbeat(
+            lambda: self._renew(token), self._leases.seconds / 3, "partita-daemon-lease"
+        )
         return True
 
     def active(self) -> str | None:
@@ -146,36 +148,20 @@ class Daemon:
 
     def step_down(self) -> None:
         """Stop renewing the lease and give it back (if still held)."""
-        if self._stop_heartbeat is not None:
-            self._stop_heartbeat()
-            self._stop_heartbeat = None
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
         if self._token is not None:
             token, self._token = self._token, None
             with contextlib.suppress(PartitaError):  # an expired lease frees itself
                 self._leases.release(LEASE, self.id, token)
 
-    def _start_heartbeat(self, token: int) -> Callable[[], None]:
-        stopped = threading.Event()
-        every = self._leases.seconds / 3
-
-        def beat() -> None:
-            while not stopped.wait(every):
-                try:
-                    kept = self._leases.renew(LEASE, self.id, token)
-                except PartitaError:
-                    continue  # a missed renewal is retried; the lease outlives a few
-                if not kept:
-                    self._lost.set()
-                    return
-
-        thread = threading.Thread(target=beat, name="partita-daemon-lease", daemon=True)
-        thread.start()
-
-        def stop() -> None:
-            stopped.set()
-            thread.join()
-
-        return stop
+    def _renew(self, token: int) -> bool:
+        """One beat of the heartbeat: renew the lease; ``False`` once it is lost."""
+        if self._leases.renew(LEASE, self.id, token):
+            return True
+        self._lost.set()
+        return False
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -260,6 +246,7 @@ class Daemon:
 
     def _context(self, now: dt.datetime) -> TickContext:
         graph = self.project.graph
+        self.project.recover()  # what a writer that died left, before reading states
         dynamic = self.project.dynamic_keys()
         states = self.project.catalog.states(graph.order)
         resolver = StatusResolver(graph, states, now, dynamic)
@@ -300,7 +287,7 @@ class Daemon:
             if planned.empty:
                 continue
             # Through the project: its pools limit the run, its alerts report failures.
-            runs.append(self.project.apply(planned, command="daemon", stop=halt))
+            runs.append(self.project.apply(planned, RunOptions(command="daemon", stop=halt)))
         return runs
 
 

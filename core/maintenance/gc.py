@@ -1,40 +1,47 @@
 """Garbage collection: remove the files no current committed version references.
 
-Superseded versions, abandoned attempts, hidden temporaries and the files of folders a
-changed partitions definition left behind all end up unreferenced. The collector lists
-the store first and reads the catalog's references after, so a commit that lands in
-between keeps its file; it leaves alone whatever is younger than the grace period (by
-the file's modification time: a long write has an old version id) and whatever is in
-a partition folder whose lease a writer holds now.
+Superseded versions (retired out of sight when they were superseded), abandoned
+attempts, and the files of folders a changed partitions definition left behind all end
+up unreferenced. The collector lists the store first and reads the catalog's references
+after, so a commit that lands in between keeps its file.
 
-Only files laid out as partita writes them are managed: ``part-<id>.<ext>`` and hidden
-``.part-<id>.<ext>.tmp`` files under the folder of an asset that the catalog or the
-definitions know. Anything else under the root is left as it is.
+A partition folder that holds what a writer left behind (a file in sight that is not
+the current version's, a staged file, the current version still under a hidden name)
+and whose lease no live writer holds is tidied first, under its lease
+(:mod:`partita.core.run.tidy`): what was never committed goes at once, a superseded
+version goes out of sight. The rest waits for the grace period (by the file's
+modification time: when it was written or retired) and is left alone while a writer
+holds the folder's lease.
+
+Only files laid out as partita writes them are managed: ``part-<id>.<ext>`` and the
+hidden ``.part-<id>.<ext>.tmp`` and ``.part-<id>.<ext>.old`` under the folder of an asset
+that the catalog or the definitions know. Anything else under the root is left as it is.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from partita.assets import AssetGraph
+from partita.core.maintenance.sweep import Sweeper
+from partita.core.run.tidy import GRACE_S
 from partita.errors import PartitaError, StorageError
 from partita.storage import Catalog, DataStore
 from partita.storage.catalog.maintenance import HeldLease, References
 from partita.storage.store.datastore import PINS
+from partita.storage.store.visibility import part_file
 
 if TYPE_CHECKING:
     from partita.storage.store.datastore import PendingUpload, StoredFile
 
-DEFAULT_GRACE_S = 3600.0
+DEFAULT_GRACE_S = GRACE_S
 REMOVED = "removed"
 YOUNG = "young"
 LEASED = "leased"
 FAILED = "failed"
-_MANAGED = re.compile(r"part-[0-9A-Za-z_-]+(?:\.[^/]+)?|\.part-[0-9A-Za-z_-]+\.[^/]+\.tmp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,7 @@ class Garbage:
     age: float | None
     fate: str
     upload_id: str | None = None
+    swept: bool = False  # removed already, by the tidy of its folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +138,7 @@ class GarbageCollector:
         self._graph = graph
         self._protected = frozenset(protected)
         self._clock = clock
+        self._sweeper = Sweeper(catalog, store, graph, clock=clock)
 
     def collect(
         self,
@@ -147,22 +156,16 @@ class GarbageCollector:
         """
         before = self._maintenance.now()
         listed = self._store.files()
-        uploads = self._store.pending_uploads()
         references = self._maintenance.references()  # after listing: see the module doc
         sorter = _Sorter(self._graph, references, grace, self._clock(), assets)
-        unmanaged = 0
-        garbage: list[Garbage] = []
-        for file in listed:
-            asset = sorter.asset_of(file.path)
-            if asset is None and file.path.startswith(f"{PINS}/"):
-                # Links a query held; left behind only when its process was killed.
-                garbage.append(sorter.file(file, PINS))
-                continue
-            if asset is None or file.path in self._protected:
-                unmanaged += 1
-            elif file.path not in references.files:
-                garbage.append(sorter.file(file, asset))
-        for upload in uploads:
+        swept = self._sweeper.sweep(listed, references, sorter, dry_run=dry_run)
+        if swept.changed:
+            listed = self._store.files()
+            references = self._maintenance.references()
+            sorter = _Sorter(self._graph, references, grace, self._clock(), assets)
+        garbage = [sorter.removed(file, asset) for file, asset in swept.removed.items()]
+        unmanaged = self._sort(listed, sorter, garbage)
+        for upload in self._store.pending_uploads():
             asset = sorter.asset_of(upload.path)
             if asset is not None:
                 garbage.append(sorter.upload(upload, asset))
@@ -171,12 +174,30 @@ class GarbageCollector:
         done = [self._remove(item) for item in garbage]
         gone = {item.path for item in done if item.fate == REMOVED and item.upload_id is None}
         present = {file.path for file in listed} - gone
-        collected = self._maintenance.collect(before, present)
+        collected = self._maintenance.collect(before, present | _visible_names(present))
         directories = self._store.prune(path.rpartition("/")[0] for path in gone if "/" in path)
         return GcResult(False, grace, tuple(done), collected, directories, unmanaged)
 
+    def _sort(self, listed: Iterable[StoredFile], sorter: _Sorter, garbage: list[Garbage]) -> int:
+        """Add the unreferenced managed files of ``listed`` to ``garbage`` with their fates
+        (skipping those already there); returns how many files are not partita's."""
+        gone = {item.path for item in garbage}
+        unmanaged = 0
+        for file in listed:
+            asset = sorter.asset_of(file.path)
+            if file.path in gone:
+                continue
+            if asset is None and file.path.startswith(f"{PINS}/"):
+                # Links a query held; left behind only when its process was killed.
+                garbage.append(sorter.file(file, PINS))
+            elif asset is None or file.path in self._protected:
+                unmanaged += 1
+            elif not sorter.referenced(file.path):
+                garbage.append(sorter.file(file, asset))
+        return unmanaged
+
     def _remove(self, item: Garbage) -> Garbage:
-        if item.fate != REMOVED:
+        if item.fate != REMOVED or item.swept:
             return item
         try:
             if item.upload_id is not None:
@@ -203,7 +224,22 @@ class _Sorter:
         self._now = now
         self._assets = references.assets | set(graph.order)
         self._only = None if only is None else frozenset(only)
+        self._files = references.files
         self._leased, self._leased_assets = _leased_folders(graph, references.leases)
+
+    def referenced(self, path: str) -> bool:
+        """Whether a managed file holds a current version's bytes, under any name."""
+        found = part_file(path)
+        return found is not None and found.visible in self._files
+
+    def leased(self, folder: str, asset: str) -> bool:
+        """Whether a live writer holds the lease of the partition in ``folder``."""
+        return folder in self._leased or asset in self._leased_assets
+
+    def removed(self, file: StoredFile, asset: str) -> Garbage:
+        """A file the tidy of its folder removed (or would), whatever its age."""
+        age = None if file.modified is None else self._now - file.modified
+        return Garbage(file.path, asset, file.size, age, REMOVED, swept=True)
 
     def file(self, file: StoredFile, asset: str) -> Garbage:
         """An unreferenced file of ``asset``, with its fate."""
@@ -217,8 +253,7 @@ class _Sorter:
         return Garbage(upload.path, asset, 0, age, fate, upload.upload_id)
 
     def _fate(self, path: str, asset: str, age: float | None) -> str:
-        folder = path.rpartition("/")[0]
-        if folder in self._leased or asset in self._leased_assets:
+        if self.leased(path.rpartition("/")[0], asset):
             return LEASED
         if age is None or age < self._grace:
             return YOUNG
@@ -226,8 +261,8 @@ class _Sorter:
 
     def asset_of(self, path: str) -> str | None:
         """The asset whose folder holds a managed file, ``None`` if the file is not ours."""
-        folder, _, name = path.rpartition("/")
-        if not _MANAGED.fullmatch(name):
+        folder = path.rpartition("/")[0]
+        if part_file(path) is None:
             return None
         parts = folder.split("/") if folder else []
         for end in range(len(parts), 0, -1):  # the longest key: "sales/raw" before "sales"
@@ -255,6 +290,12 @@ def _leased_folders(
             continue
         folders.add(f"{lease.asset}/{segments}" if segments else lease.asset)
     return frozenset(folders), frozenset(whole)
+
+
+def _visible_names(paths: Iterable[str]) -> set[str]:
+    """The visible names of files kept under hidden ones (a retired version is still
+    there, so not collected)."""
+    return {part.visible for path in paths if (part := part_file(path)) is not None}
 
 
 def _summary(asset: str, items: list[Garbage]) -> AssetGarbage:

@@ -25,7 +25,7 @@ from typing import Any
 
 from partita.core.config import AlertSettings
 from partita.core.observe.delivery import Courier, DeliveryError, post_json, watching
-from partita.core.run.materializer import FAILED, SUCCEEDED, StepOutcome
+from partita.core.run.outcomes import FAILED, SUCCEEDED, StepOutcome
 
 FAILURE = "failure"
 RECOVERY = "recovery"

@@ -26,7 +26,7 @@ from partita.core.config import OpenLineageSettings
 from partita.core.observe.delivery import Courier, DeliveryError, post_json, watching
 from partita.core.plan.planner import Plan
 from partita.core.plan.status import StatusResolver
-from partita.core.run.materializer import FAILED, RUNNING, SUCCEEDED, StepOutcome
+from partita.core.run.outcomes import FAILED, RUNNING, SUCCEEDED, StepOutcome
 
 START = "START"
 COMPLETE = "COMPLETE"

@@ -8,8 +8,9 @@ columns too, unless one of them has the name of a column of the table.
 
 The files are read through the store's own fsspec filesystem (registered with DuckDB),
 so S3 and every other store work with the store's options. A rebuild that commits while
-a query runs deletes the files it superseded: the query then fails on a missing file,
-and is run again over the catalog as it is now (a bounded number of times), so it sees
+a query runs retires the files it superseded (local disk: out of sight, still readable
+for the grace period; object stores: deleted): a file that is gone then fails the query,
+which is run again over the catalog as it is now (a bounded number of times), so it sees
 one consistent set of versions — never a row twice, never a partition missing.
 """
 

@@ -25,10 +25,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from partita._extras import needs_extra
+from partita.core.run.options import EXECUTORS, RunOptions
 from partita.core.run.tasks import Source, Task, TaskResult, Workspace, run_tasks, warm_up
-from partita.errors import ConfigError, PartitaError, PlanError
+from partita.errors import ConfigError, PartitaError
 
-EXECUTORS = ("inline", "threads", "processes", "dask")
+WORKER_LOST_RETRIES = 3  # times a batch whose worker died is sent again
 
 
 class WorkerLost(PartitaError):
@@ -181,46 +182,59 @@ class DaskBackend:
             self._cluster = None
 
 
-def check_executor(kind: str, workers: int, source: Source | None) -> None:
-    """Refuse an unknown executor, a bad worker count, or a remote executor without a
-    definitions module to load on the workers."""
-    if workers < 1:
-        raise PlanError(f"workers must be at least 1, got {workers}")
-    if kind not in EXECUTORS:
-        raise PlanError(f"unknown executor {kind!r}; use one of: {', '.join(EXECUTORS)}")
-    if kind in ("processes", "dask") and source is None:
-        raise PlanError(
+def check_source(options: RunOptions, source: Source | None) -> None:
+    """Refuse a remote executor without a definitions module to load on the workers, or
+    with storage its workers cannot see (``options`` checked their own values).
+
+    Raises:
+        ConfigError: the executor cannot work with this project's settings (found as
+            the run starts, before anything is recorded: no step ran).
+    """
+    kind = options.executor
+    if kind not in ("processes", "dask"):
+        return
+    if source is None:
+        raise ConfigError(
             f"the {kind} executor loads the definitions module in each worker; "
             "run it through a project (partita.toml), not a graph built in memory"
         )
-    if kind in ("processes", "dask") and source and source.storage.startswith("memory://"):
-        raise PlanError(
+    if source.storage.startswith("memory://"):
+        raise ConfigError(
             f"the {kind} executor writes from other processes, which cannot see "
             "memory:// storage; use local disk or an object store"
         )
 
 
-def make_backend(
-    kind: str,
-    workers: int,
-    workspace: Workspace,
-    source: Source | None,
-    dask_address: str | None = None,
-) -> Backend:
-    """The backend of executor ``kind`` (checked with :func:`check_executor` first)."""
-    check_executor(kind, workers, source)
-    if kind == "processes" and source is not None:
-        return ProcessBackend(source, workers)
-    if kind == "dask" and source is not None:
-        return DaskBackend(source, workers, dask_address)
+def make_backend(options: RunOptions, workspace: Workspace, source: Source | None) -> Backend:
+    """The backend of ``options.executor`` (its source checked first)."""
+    check_source(options, source)
+    if options.executor == "processes" and source is not None:
+        return ProcessBackend(source, options.workers)
+    if options.executor == "dask" and source is not None:
+        return DaskBackend(source, options.workers, options.dask_address)
     return LocalBackend(workspace)
 
 
-def make_drivers(kind: str, workers: int) -> Executor:
+def run_on(backend: Backend, tasks: Sequence[Task]) -> list[TaskResult]:
+    """Run tasks on ``backend``; a batch whose worker died runs again (under new version
+    ids), a few times, then its tasks fail (retryably)."""
+    pending = list(tasks)
+    for lost in range(1, WORKER_LOST_RETRIES + 2):
+        try:
+            return backend.run(pending)
+        except WorkerLost as exc:
+            if lost > WORKER_LOST_RETRIES:
+                return [task.failed(f"WorkerLost: {exc}") for task in pending]
+            note = f"{exc}; running the step again (lost {lost} of {WORKER_LOST_RETRIES})"
+            pending = [task.again(note) for task in pending]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def make_drivers(options: RunOptions) -> Executor:
     """The coordinator's threads that drive steps: none for ``inline``."""
-    if kind == "inline":
+    if options.executor == "inline":
         return InlineExecutor()
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="partita-step")
+    return ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="partita-step")
 
 
 __all__ = [
@@ -230,7 +244,8 @@ __all__ = [
     "LocalBackend",
     "ProcessBackend",
     "WorkerLost",
-    "check_executor",
+    "check_source",
     "make_backend",
     "make_drivers",
+    "run_on",
 ]

@@ -56,6 +56,14 @@ def limits_of(item: Asset, pools: Mapping[str, int]) -> tuple[Limit, ...]:
     return tuple(sorted(limits, key=lambda limit: limit.name))
 
 
+def run_limits(
+    graph: AssetGraph, assets: Iterable[str], pools: Mapping[str, int]
+) -> dict[str, tuple[Limit, ...]]:
+    """The limits of those ``assets`` that have any."""
+    found = {key: limits_of(graph.get(key), pools) for key in set(assets)}
+    return {key: limits for key, limits in found.items() if limits}
+
+
 def check_pools(graph: AssetGraph, pools: Mapping[str, int]) -> None:
     """Check that every pool an asset names is defined in the settings.
 
@@ -219,4 +227,12 @@ class SlotKeeper:
                 self._leases.release(name, self._owner, token)
 
 
-__all__ = ["HeldSlots", "Limit", "ReadySteps", "SlotKeeper", "check_pools", "limits_of"]
+__all__ = [
+    "HeldSlots",
+    "Limit",
+    "ReadySteps",
+    "SlotKeeper",
+    "check_pools",
+    "limits_of",
+    "run_limits",
+]

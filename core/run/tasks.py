@@ -15,6 +15,7 @@ import importlib
 import json
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,19 @@ class Task:
     inputs: tuple[Input, ...]
     notes: tuple[str, ...] = ()
 
+    def again(self, note: str) -> Task:
+        """The same attempt for another worker, writing under a new version id."""
+        from partita.storage.store.versions import new_version_id
+
+        notes = (*self.notes, note)
+        return dataclasses.replace(self, version_id=new_version_id(), notes=notes)
+
+    def failed(self, error: str) -> TaskResult:
+        """The result of this task when it could not run: retryable (the next attempt
+        may), nothing written (so no code version to check)."""
+        logs = ((time.time(), "ERROR", f"attempt {self.attempt} failed: {error}"),)
+        return TaskResult(self.asset, self.partition, None, error, True, "", logs)
+
 
 @dataclass(frozen=True, slots=True)
 class TaskResult:
@@ -124,7 +138,7 @@ class Workspace:
             self.store.make_durable(files)
         except StorageError as exc:
             with contextlib.suppress(StorageError):
-                self.store.delete(files)
+                self.store.discard(files)
             error = f"{type(exc).__name__}: {exc}"
             return [
                 r if r.written is None else dataclasses.replace(r, written=None, error=error)
@@ -135,8 +149,8 @@ class Workspace:
     def run(self, task: Task, *, durable: bool = True) -> TaskResult:
         """Run one task, capturing its log records and any error."""
         if task.asset not in self.graph:
-            error = f"DefinitionError: the worker's definitions have no asset {task.asset!r}"
-            return TaskResult(task.asset, task.partition, None, error, False, "", ())
+            unknown = f"DefinitionError: the worker's definitions have no asset {task.asset!r}"
+            return TaskResult(task.asset, task.partition, None, unknown, False, "", ())
         item = self.graph.get(task.asset)
         written: WrittenVersion | None = None
         error: str | None = None

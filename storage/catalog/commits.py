@@ -61,14 +61,15 @@ class Commits:
         self._db = db
 
     def finish_attempts(
-        self, owner: str, ends: Sequence[AttemptEnd]
+        self, owner: str, ends: Sequence[AttemptEnd], *, hold: bool = False
     ) -> list[str | LeaseLostError | None]:
         """Record how attempts ended, in one transaction, each partition on its own.
 
         For each: commit its version if ``owner`` still holds the partition's lease
         with the end's token, close the attempt with its log lines, and when the step
         ends with it, record the step's result and give the lease back (keeping the
-        error as the partition's failure).
+        error as the partition's failure). With ``hold``, a committed version's lease
+        stays with its writer, who publishes its files and then releases it.
 
         Returns:
             For each end: the failure its commit cleared, ``None``, or the
@@ -78,7 +79,7 @@ class Commits:
         with self._db.write("finishing attempts") as conn:
             now = self._db.now(conn)
             lost = self._commit(conn, owner, ends, now)
-            return self._record(conn, owner, ends, lost, now)
+            return self._record(conn, owner, ends, lost, now, hold)
 
     def _commit(
         self, conn: Connection, owner: str, ends: Sequence[AttemptEnd], now: float
@@ -133,6 +134,7 @@ class Commits:
         ends: Sequence[AttemptEnd],
         committed: dict[int, LeaseLostError | str | None],
         now: float,
+        hold: bool,
     ) -> list[str | LeaseLostError | None]:
         """Close the attempts, the steps that end and their leases; keep the logs."""
         results: list[str | LeaseLostError | None] = []
@@ -167,6 +169,8 @@ class Commits:
             else:
                 failed.append(step | {"detail": error})
             lease = released(end.asset, end.partition, owner, end.token)
+            if error is None and hold and version is not None:
+                continue  # the writer publishes the files, then releases it
             if error is None:
                 releases.append(lease)
             else:  # the partition keeps the error it ended with

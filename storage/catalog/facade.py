@@ -204,6 +204,11 @@ class Catalog:
         """Give a lease back without committing; record ``failure`` if the step failed."""
         self._leases.release(asset, partition, owner, token, failure)
 
+    def release_many(self, owner: str, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Give back the leases ``(asset, partition, token)`` of ``owner``, in one
+        transaction (those lost meanwhile stay with their new holder)."""
+        self._leases.release_many(owner, leases)
+
     def release_all(self, owner: str) -> None:
         """Give back every lease ``owner`` still holds, named ones included (a run that
         stops early)."""
@@ -212,21 +217,24 @@ class Catalog:
     # -- commits ----------------------------------------------------------------------
 
     def finish_attempts(
-        self, owner: str, ends: Sequence[AttemptEnd]
+        self, owner: str, ends: Sequence[AttemptEnd], *, hold: bool = False
     ) -> list[str | LeaseLostError | None]:
         """Record how attempts ended, in one transaction, each partition on its own.
 
         For each: commit its version, only while ``owner`` still holds the partition's
         lease with the end's fencing token; close the attempt with its log lines; and
         when the step ends with it, record the step's result and give the lease back
-        (keeping the error as the partition's failure).
+        (keeping the error as the partition's failure). With ``hold``, the lease of a
+        committed version stays with its writer, who publishes the version's files, then
+        gives it back with :meth:`release_many`: a writer that dies in between leaves its
+        lease behind.
 
         Returns:
             For each end: the failure its commit cleared, ``None``, or the
             ``LeaseLostError`` of a version that could not be committed (its attempt and
             step are then recorded failed, and nothing of it was committed).
         """
-        return self._commits.finish_attempts(owner, ends)
+        return self._commits.finish_attempts(owner, ends, hold=hold)
 
     def skip_steps(
         self, owner: str, skipped: Sequence[tuple[int, str, str, int]], detail: str

@@ -147,6 +147,13 @@ class PartitionLeases:
         with self._db.write("releasing a lease") as conn:
             conn.execute(RELEASE, values)
 
+    def release_many(self, owner: str, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Give back the leases ``(asset, partition, token)`` of ``owner``, in one
+        transaction (those lost meanwhile stay with their new holder)."""
+        if leases:
+            with self._db.write("releasing leases") as conn:
+                conn.execute(RELEASE, [released(*lease[:2], owner, lease[2]) for lease in leases])
+
     def release_all(self, owner: str) -> None:
         """Give back every lease ``owner`` still holds, named ones included (a run that
         stops early)."""

@@ -19,7 +19,7 @@ from fsspec.implementations.local import LocalFileSystem
 from partita._extras import needs_extra
 from partita.errors import StorageError
 from partita.storage.redaction import redact_credentials, redact_option_values
-from partita.storage.store.datastore import IO_ERRORS, modified_time
+from partita.storage.store.root import IO_ERRORS, modified_time
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ KILLS = (
     "kill-during-commit",
     "kill-at-commit",
     "kill-after-commit",
+    "kill-before-publish",
+    "kill-mid-swap",
     "kill-during-cleanup",
     "s3-kill-mid-upload",
 )
@@ -155,14 +157,16 @@ def _arm_commit_call(triggers: dict[str, Trigger]) -> None:
     for name in COMMITS:
         original = getattr(Catalog, name)
 
-        def commit(self: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
+        def commit(
+            self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any
+        ) -> Any:
             target = _commit_target(_name, args)
             if target is None:
-                return _original(self, *args)
+                return _original(self, *args, **kwargs)
             before = triggers.get("kill-before-commit")
             if before is not None and before.hit():
                 before.kill(target)
-            result = _original(self, *args)
+            result = _original(self, *args, **kwargs)
             after = triggers.get("kill-after-commit")
             if after is not None and after.hit():
                 after.kill(target)
@@ -222,6 +226,48 @@ def _arm_cleanup(trigger: Trigger) -> None:
     DataStore.delete = delete  # type: ignore[method-assign]
 
 
+def _arm_publish(trigger: Trigger) -> None:
+    """Before a committed version is given its visible name (its lease still held)."""
+    from partita.storage.store.datastore import DataStore
+
+    original = DataStore.publish
+
+    @functools.wraps(original)
+    def publish(self: Any, files: Any, *args: Any, **kwargs: Any) -> Any:
+        if trigger.hit():
+            trigger.kill(files[0])
+        return original(self, files, *args, **kwargs)
+
+    DataStore.publish = publish  # type: ignore[method-assign]
+
+
+def _arm_swap(trigger: Trigger) -> None:
+    """Between the last two renames of a publishing swap (local disk): the superseded
+    file's name then holds the new version's bytes."""
+    from partita.storage.store import localdisk
+
+    original_swap = localdisk.swap
+    original_replace = os.replace
+    state = threading.local()
+
+    def replace(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+        original_replace(source, target, *args, **kwargs)
+        if getattr(state, "renames", None) is not None:
+            state.renames += 1
+            if state.renames == 1 and trigger.hit():
+                trigger.kill(str(target))
+
+    def swap(*args: Any) -> bool:
+        state.renames = 0
+        try:
+            return original_swap(*args)
+        finally:
+            state.renames = None
+
+    os.replace = replace  # type: ignore[assignment]
+    localdisk.swap = swap
+
+
 def _arm_s3(triggers: dict[str, Trigger], block_size: int | None) -> None:
     """Faults in s3fs uploads: on a part, on the one-shot PUT, on completing, after it."""
     from s3fs.core import S3File
@@ -275,6 +321,10 @@ def install(spec: dict[str, Any]) -> None:
         _arm_write(triggers["kill-during-write"])
     if "kill-during-cleanup" in triggers:
         _arm_cleanup(triggers["kill-during-cleanup"])
+    if "kill-before-publish" in triggers:
+        _arm_publish(triggers["kill-before-publish"])
+    if "kill-mid-swap" in triggers:
+        _arm_swap(triggers["kill-mid-swap"])
     commit_points = ("kill-before-commit", "kill-after-commit", "db-error-after-commit")
     if any(point in triggers for point in commit_points):
         _arm_commit_call(triggers)

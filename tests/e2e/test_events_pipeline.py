@@ -378,7 +378,7 @@ def test_running_total_builds_in_time_order_and_restales_from_the_changed_day(
     ledger: pt.Project,
 ) -> None:
     first, last = LEDGER_DAYS[0], LEDGER_DAYS[-1]
-    result = ledger.backfill("running", first, last, workers=4)
+    result = ledger.backfill("running", first, last, options=pt.RunOptions(workers=4))
     assert result.ok and result.count("succeeded") == 2 * 90
     assert_built_in_time_order(ledger, LEDGER_DAYS)
     base = sum(dt.date.fromisoformat(day).day * 10 for day in LEDGER_DAYS)
@@ -393,7 +393,7 @@ def test_running_total_builds_in_time_order_and_restales_from_the_changed_day(
     # Rebuilding day 10 writes a new total: now day 11 reads changed data.
     assert ledger.materialize("running", LEDGER_DAYS[9]).count("succeeded") == 1
     assert ledger_stale(ledger) == ripple(10, "upstream changed")
-    assert ledger.backfill("running", first, last, workers=4).ok
+    assert ledger.backfill("running", first, last, options=pt.RunOptions(workers=4)).ok
     assert_built_in_time_order(ledger, LEDGER_DAYS[10:])
     assert final_total(ledger) == base + 5
     assert ledger_stale(ledger) == {}
@@ -405,6 +405,6 @@ def test_running_total_builds_in_time_order_and_restales_from_the_changed_day(
         ("running", LEDGER_DAYS[9], "succeeded")
     ]
     assert ledger_stale(ledger) == ripple(10, "upstream changed")
-    assert ledger.backfill("running", first, last, workers=4).ok
+    assert ledger.backfill("running", first, last, options=pt.RunOptions(workers=4)).ok
     assert_built_in_time_order(ledger, LEDGER_DAYS[10:])
     assert final_total(ledger) == base + 5 + 7

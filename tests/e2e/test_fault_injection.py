@@ -23,11 +23,9 @@ import hashlib
 import json
 import os
 import random
-import selectors
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -42,8 +40,8 @@ import pytest
 
 import partita
 from tests.conftest import EXAMPLES, cli_env, partita_executable, postgres_execute
+from tests.e2e.forks import ForkServer
 
-RUNNER = Path(__file__).with_name("faultrunner.py")
 FIRST, LAST = "2026-04-01", "2026-04-08"
 DAYS = [f"2026-04-{d:02d}" for d in range(1, 9)]
 FULL_RANGE = ("--from", FIRST, "--to", LAST)
@@ -60,8 +58,10 @@ KILLS = (
     "kill-during-commit",
     "kill-at-commit",
     "kill-after-commit",
+    "kill-before-publish",
     "kill-during-cleanup",
 )
+LOCAL_KILLS = ("kill-mid-swap",)  # only local disk renames
 RAISES = ("db-error-in-commit", "db-error-after-commit")
 S3_KILLS = ("s3-kill-mid-upload",)
 S3_RAISES = (
@@ -70,6 +70,7 @@ S3_RAISES = (
     "s3-error-complete",
     "s3-error-after-complete",
 )
+ALL_KILLS = KILLS + LOCAL_KILLS + S3_KILLS
 ROUNDS = (False, False, True, True)  # forced? The first builds from nothing, the next resumes.
 # The N-th occurrence is drawn from 1..high, high = (first round, forced rounds). A process
 # builds roughly half of its 18-22 steps in the first round (the other process takes the
@@ -77,7 +78,8 @@ ROUNDS = (False, False, True, True)  # forced? The first builds from nothing, th
 # faults come early, so that they mostly fire before the kill.
 N_HIGH = {
     "kill-during-write": (40, 80),
-    "kill-during-cleanup": (0, 5),  # only rebuilds have superseded files to remove
+    "kill-during-cleanup": (0, 2),  # what dead writers of earlier rounds left
+    "kill-mid-swap": (0, 5),  # only rebuilds have superseded files to swap out
     "s3-kill-mid-upload": (4, 10),
     "s3-error-upload-part": (3, 3),
     "s3-error-put-object": (1, 1),
@@ -98,7 +100,7 @@ class Config:
 
     @property
     def kills(self) -> tuple[str, ...]:
-        return KILLS + S3_KILLS if self.s3 else KILLS
+        return KILLS + S3_KILLS if self.s3 else KILLS + LOCAL_KILLS
 
     @property
     def raises(self) -> tuple[str, ...]:
@@ -182,7 +184,7 @@ def reference(tmp: Path) -> dict[tuple[str, str], tuple[int | None, str]]:
     project = tmp / "reference"
     shutil.copytree(EXAMPLES / "sales", project, ignore=shutil.ignore_patterns(".partita"))
     with partita.Project(project) as built:
-        assert built.backfill("sales_report", FIRST, LAST, workers=2).ok
+        assert built.backfill("sales_report", FIRST, LAST, options=partita.RunOptions(workers=2)).ok
         found = {}
         for asset in ASSETS:
             for key, version in built.catalog.versions(asset, DAYS).items():
@@ -220,33 +222,8 @@ def make_site(tmp: Path, config: Config, index: int, database: Callable[[], str]
     return Site(project, catalog, fs, root, config.s3)
 
 
-class Launcher:
-    """The fault runner's fork server: armed backfills without paying for imports each time.
-
-    Each backfill is a process of its own, forked from a server that has imported partita
-    and its libraries once (see ``faultrunner.serve``).
-    """
-
-    def __init__(self) -> None:
-        self._server = subprocess.Popen(
-            [sys.executable, str(RUNNER), "--serve"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=cli_env(),
-            text=True,
-        )
-
-    def _ask(self, request: dict[str, Any], timeout: float = 240) -> dict[str, Any]:
-        assert self._server.stdin is not None and self._server.stdout is not None
-        self._server.stdin.write(json.dumps(request) + "\n")
-        self._server.stdin.flush()
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._server.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
-                raise AssertionError(f"the fault runner did not answer {request} in time")
-        line = self._server.stdout.readline()
-        assert line, "the fault runner stopped"
-        return json.loads(line)
+class Launcher(ForkServer):
+    """The fork server, starting armed backfills of a scenario's site."""
 
     def start(self, site: Site, config: Config, args: list[str], faults: list[Fault]) -> int:
         spec: dict[str, Any] = {
@@ -255,23 +232,7 @@ class Launcher:
         }
         if config.s3 and all(point != "s3-error-put-object" for point, _ in faults):
             spec["s3_block_size"] = S3_BLOCK_SIZE
-        request = {
-            "spec": spec,
-            "argv": args,
-            "cwd": str(site.project),
-            "env": cli_env({"SALES_API_LATENCY": "0.005"}),
-            "log": str(site.project / "runner.log"),
-        }
-        return int(self._ask(request)["pid"])
-
-    def wait(self, pids: list[int]) -> list[int]:
-        return list(self._ask({"wait": pids})["returncodes"])
-
-    def close(self) -> None:
-        assert self._server.stdin is not None and self._server.stdout is not None
-        self._server.stdin.close()
-        self._server.wait(timeout=60)
-        self._server.stdout.close()
+        return self.spawn(site.project, args, spec, {"SALES_API_LATENCY": "0.005"})
 
 
 def fired_lines(site: Site) -> list[dict[str, Any]]:
@@ -320,7 +281,7 @@ def run_round(
     site.fs.invalidate_cache()
     for (pid, armed), code in zip(started, codes, strict=True):
         mine = {(f["point"], f["n"]): f for f in fired if f["pid"] == pid}
-        killed = any(point in KILLS + S3_KILLS for point, _ in mine)
+        killed = any(point in ALL_KILLS for point, _ in mine)
         ended_as_armed = code == -9 if killed else code in (0, 1)  # 1: a step failed
         if not ended_as_armed:
             problems.append(f"{sorted(mine)} fired; the process exited {code}")
@@ -493,7 +454,8 @@ def run_scenario(
     broken = unreadable_files(site)
     outcome.partials += len(broken)
     outcome.problems += [f"{path}: incomplete under a readable name" for path in broken]
-    temporaries = {path for path in store_files(site) if not visible(path)}
+    # Staged files: what killed writers left (retired ones are kept for the grace period).
+    temporaries = {path for path in store_files(site) if path.endswith(".tmp")}
     outcome.temps = len(temporaries)
 
     rerun = run_partita(site, "backfill", "sales_report", *FULL_RANGE, "--workers", "3", "--json")
@@ -566,8 +528,8 @@ def test_every_fault_is_recovered_by_a_rerun(
             for (point, n), fired in outcome.faults:
                 counts[point if fired else f"{point} (not reached)"] += 1
                 if fired:
-                    kills += point in KILLS + S3_KILLS
-                    raised += point not in KILLS + S3_KILLS
+                    kills += point in ALL_KILLS
+                    raised += point not in ALL_KILLS
                 say(
                     f"{config.name} #{index} fault={point} n={n} seed={chosen}"
                     f"{'' if fired else ' (not reached)'} -> "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -10,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -243,8 +245,8 @@ def _with_on_step(on_step: Callable[[object], None]) -> Callable[..., object]:
 
     original = Materializer.run
 
-    def run(self: Materializer, plan: object, **kwargs: object) -> object:
-        return original(self, plan, **{**kwargs, "on_step": on_step})  # type: ignore[arg-type]
+    def run(self: Materializer, plan: Any, options: Any = None) -> object:
+        return original(self, plan, dataclasses.replace(options, on_step=on_step))
 
     return run
 

@@ -18,7 +18,7 @@ from partita.core.automation.daemon import Daemon, TickResult
 from partita.core.automation.decisions import Decision, TickContext
 from partita.core.automation.eager import EagerEvaluator, eager_evaluators, window_size
 from partita.core.plan.status import StatusResolver
-from partita.core.run.materializer import SUCCEEDED
+from partita.core.run.outcomes import SUCCEEDED
 from tests.core.conftest import RecordBuild, States, builder
 from tests.projects import ProjectFactory
 

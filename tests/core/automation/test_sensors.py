@@ -18,7 +18,7 @@ import pytest
 import partita as pt
 from partita.core.automation.daemon import Daemon, TickResult
 from partita.core.automation.sensors import compile_pattern, sensor_evaluators, watched_url
-from partita.core.run.materializer import SUCCEEDED
+from partita.core.run.outcomes import SUCCEEDED
 from partita.errors import StorageError
 from partita.storage.store.listing import list_files
 from tests.projects import ProjectFactory

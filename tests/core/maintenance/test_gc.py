@@ -1,9 +1,11 @@
 """``partita gc``: files no current version references go once older than the grace period.
 
-Superseded versions, abandoned attempts, hidden temporaries and files in folders of an old
-partitions definition are removed; current files, young files, files of leased partitions
-and files that are not partita's stay. On local disk and S3 (moto), with SQLite and
-PostgreSQL catalogs.
+What writers left in a folder nobody holds (files in sight that no current version uses,
+staged files) is tidied at once: never-committed files removed, superseded versions moved
+out of sight. Retired (superseded) versions and files in folders of an old partitions
+definition are removed once older than the grace; current files, files of leased
+partitions and files that are not partita's stay. On local disk and S3 (moto), with SQLite
+and PostgreSQL catalogs.
 """
 
 from __future__ import annotations
@@ -69,10 +71,13 @@ def test_gc_removes_unreferenced_files_once_older_than_the_grace(
     superseded = site.current("clean_sales")[day]
     old_bytes = site.read(superseded.files[0])
     site.build(force=True)
-    # The rebuild removed the superseded file; a crash before that clean-up would not have.
-    assert superseded.files[0] not in site.files()
-    site.put(superseded.files[0], old_bytes)
     folder = f"clean_sales/date={day}"
+    retired = f"{folder}/.{superseded.files[0].rpartition('/')[2]}.old"
+    # The rebuild moved the superseded file out of sight (object stores delete it); a
+    # crash before that would have left it in sight: put it back.
+    assert superseded.files[0] not in site.files()
+    assert (retired in site.files()) == (store == "local")
+    site.put(superseded.files[0], old_bytes)
     abandoned = f"{folder}/part-{new_version_id()}.parquet"
     temporary = f"{folder}/.part-{new_version_id()}.parquet.tmp"
     old_folder = f"clean_sales/week=2026-04-06/part-{new_version_id()}.parquet"
@@ -83,7 +88,6 @@ def test_gc_removes_unreferenced_files_once_older_than_the_grace(
     for path in (temporary, leased, *foreign):
         site.put(path, b"not committed")
     assert site.project.catalog.acquire("raw_sales", other, "another-writer") is not None
-    garbage = {superseded.files[0], abandoned, temporary, old_folder}
     current = {
         path
         for asset in ("raw_sales", "clean_sales")
@@ -92,24 +96,28 @@ def test_gc_removes_unreferenced_files_once_older_than_the_grace(
     }
     committed_rows = sum(v.rows or 0 for v in site.current("clean_sales").values())
     everything = site.files()
+    # Each day's superseded version, retired by the rebuild (or by the tidy below).
+    hidden = {path for path in everything if path.endswith(".old")} | {retired}
+    hidden = hidden if store == "local" else set()
     assert hive_rows(site, "clean_sales") > committed_rows  # duplicates, read directly
 
-    young = collector(site).collect(HOUR)
-    assert fates(young, "young") == garbage
-    assert fates(young, "leased") == {leased}
-    assert young.count("removed") == 0
+    dry = collector(site).collect(HOUR, dry_run=True)
+    assert fates(dry, "removed") == {abandoned, temporary}  # never committed: at once
     assert site.files() == everything
-    assert site.version_status("clean_sales", day, superseded.version_id) == "superseded"
 
-    dry = collector(site, hours_later=2).collect(HOUR, dry_run=True)
-    assert fates(dry, "removed") == garbage
-    assert dry.bytes() == 3 * len(old_bytes) + len(b"not committed")
-    assert site.files() == everything
+    # The folder is tidied under its lease: what was never committed goes at once, the
+    # superseded file goes out of sight (object stores: it goes).
+    tidied = collector(site).collect(HOUR)
+    assert fates(tidied, "removed") == {abandoned, temporary}
+    assert fates(tidied, "leased") == {leased}
+    assert fates(tidied, "young") == hidden | {old_folder}
+    assert site.files() == everything - {abandoned, temporary, superseded.files[0]} | hidden
+    kept = "superseded" if store == "local" else "collected"  # object stores deleted it
+    assert site.version_status("clean_sales", day, superseded.version_id) == kept
 
     done = collector(site, hours_later=2).collect(HOUR)
-    assert fates(done, "removed") == garbage
-    assert site.files() == everything - garbage
-    assert current | foreign | {leased} <= site.files()
+    assert fates(done, "removed") == hidden | {old_folder}
+    assert site.files() == current | foreign | {leased}
     assert site.version_status("clean_sales", day, superseded.version_id) == "collected"
     assert hive_rows(site, "clean_sales") == committed_rows
     if store == "local":
@@ -147,23 +155,23 @@ def test_gc_aborts_incomplete_uploads_older_than_the_grace(
     assert path not in site.files()
 
 
-def test_gc_ages_a_file_by_its_modification_time_not_its_version_id(
+def test_gc_ages_a_retired_file_by_when_it_was_retired_not_its_version_id(
     make_site: Callable[[str, str], Site],
 ) -> None:
     site = make_site("local", "sqlite")
     site.build()
     folder = Path(site.root) / "clean_sales" / f"date={DAYS[0]}"
-    # A write that started long ago (an old id) but finished just now is young.
-    slow = folder / "part-01AAAAAAAAAAAAAAAAAAAAAAAA.parquet"
-    stale = folder / f"part-{new_version_id()}.parquet"
-    slow.write_bytes(b"slow write")
-    stale.write_bytes(b"abandoned")
+    # A version written long ago (an old id) but superseded just now is young.
+    recent = folder / ".part-01AAAAAAAAAAAAAAAAAAAAAAAA.parquet.old"
+    stale = folder / f".part-{new_version_id()}.parquet.old"
+    recent.write_bytes(b"superseded just now")
+    stale.write_bytes(b"superseded long ago")
     two_hours_ago = time.time() - 2 * HOUR
     os.utime(stale, (two_hours_ago, two_hours_ago))
 
     result = site.project.gc("1h")
 
-    assert slow.exists()
+    assert recent.exists()
     assert not stale.exists()
     assert result.count("removed") == 1
     assert result.count("young") == 1
@@ -209,28 +217,34 @@ def test_gc_never_follows_links_out_of_the_store(
 def test_gc_command(sales: Path, run_cli: Run) -> None:
     day = DAYS[0]
     assert run_cli(sales, "materialize", "clean_sales", "--partition", day).returncode == 0
+    assert (
+        run_cli(sales, "materialize", "clean_sales", "--partition", day, "--force").returncode == 0
+    )
     folder = sales / ".partita" / "data" / "clean_sales" / f"date={day}"
+    (retired,) = folder.glob(".part-*.old")  # the superseded version, out of sight
     leftover = folder / f"part-{new_version_id()}.parquet"
     leftover.write_bytes(b"abandoned attempt")
 
-    kept = run_cli(sales, "gc")
-    assert kept.returncode == 0, kept.stderr
-    assert "removed 0 files" in kept.stdout
-    assert "kept 1 younger than the grace period" in kept.stdout
-
-    dry = run_cli(sales, "gc", "--grace", "0s", "--dry-run", "-v")
+    dry = run_cli(sales, "gc", "--dry-run", "-v")
     assert dry.returncode == 0, dry.stderr
     assert "would remove 1 files" in dry.stdout
     assert leftover.name in dry.stdout
     assert leftover.exists()
 
+    # Never committed, in a folder nobody holds: removed at once. The superseded version
+    # stays readable for the grace period.
+    kept = run_cli(sales, "gc")
+    assert kept.returncode == 0, kept.stderr
+    assert "removed 1 files" in kept.stdout
+    assert "kept 1 younger than the grace period" in kept.stdout
+    assert not leftover.exists() and retired.exists()
+
     done = run_cli(sales, "gc", "--grace", "0s", "--json")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["removed"] == 1
-    assert payload["removed_bytes"] == len(b"abandoned attempt")
     assert payload["assets"][0]["asset"] == "clean_sales"
-    assert not leftover.exists()
+    assert not retired.exists()
 
     bad = run_cli(sales, "gc", "--grace", "soon")
     assert bad.returncode == 2

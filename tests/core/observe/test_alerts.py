@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from partita.core.observe.alerts import alert_event, event_environment
-from partita.core.run.materializer import StepOutcome
+from partita.core.run.options import RunOptions
+from partita.core.run.outcomes import StepOutcome
 from partita.errors import ConfigError
 from tests.core._webhook import SECRET_PATH, WebhookServer
 from tests.projects import ProjectFactory
@@ -147,7 +148,9 @@ def test_a_slow_webhook_never_holds_the_steps_back(
     webhook.before_answer = lambda _body: answered_after_the_run_went_on.append(
         run_went_on.wait(timeout=60)
     )
-    project.materialize("sales", DAY, on_step=lambda _outcome: run_went_on.set())
+    project.materialize(
+        "sales", DAY, options=RunOptions(on_step=lambda _outcome: run_went_on.set())
+    )
     assert answered_after_the_run_went_on == [True]
     assert len(webhook.events()) == 1  # delivered before materialize returned
 

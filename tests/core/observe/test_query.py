@@ -13,6 +13,7 @@ import partita as pt
 from partita.core.observe.query import Querier
 from partita.errors import QueryError
 from partita.storage.catalog.reports import CatalogReports, TableFiles
+from partita.storage.store.visibility import retired_name
 from tests.projects import ProjectFactory
 
 SOURCE = """\
@@ -133,7 +134,10 @@ def test_a_file_removed_by_a_rebuild_makes_the_query_read_the_catalog_again(
     project.backfill("orders", "2026-04-01", "2026-04-02")
     stale = CatalogReports(project.catalog).table_files()
     (project.root / "scale").write_text("10")
-    project.materialize("orders", "2026-04-02", force=True)  # removes the old file
+    project.materialize("orders", "2026-04-02", force=True)  # retires the old file
+    # Past the grace period, the retired file is gone too.
+    old = [f for table in stale for f in table.files if "2026-04-02" in f]
+    project.store.delete(retired_name(path) for path in old)
     reads: list[list[TableFiles]] = []
     real = CatalogReports.table_files
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import partita as pt
-from partita.core.run.executors import check_executor
+from partita.core.run.executors import check_source
 from tests.conftest import _require
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
@@ -128,7 +128,7 @@ def check_complete(project: pt.Project, result: Any) -> None:
 @pytest.mark.quick
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_a_backfill_on_threads_and_processes(project: pt.Project, executor: str) -> None:
-    result = project.backfill("slow", *DAYS, executor=executor, workers=2)
+    result = project.backfill("slow", *DAYS, options=pt.RunOptions(executor=executor, workers=2))
     check_complete(project, result)
     pids = {pid for _, pid in started_steps(project)}
     assert (pids == {os.getpid()}) == (executor == "threads")
@@ -138,7 +138,7 @@ def test_a_killed_process_worker_s_step_runs_again(project: pt.Project) -> None:
     killed: list[int] = []
     killer = threading.Thread(target=kill_first_worker, args=(project, killed))
     killer.start()
-    result = project.backfill("slow", *DAYS, executor="processes", workers=2)
+    result = project.backfill("slow", *DAYS, options=pt.RunOptions(executor="processes", workers=2))
     killer.join()
     assert killed
     check_complete(project, result)
@@ -165,9 +165,10 @@ def test_a_killed_dask_worker_s_step_runs_elsewhere(project: pt.Project) -> None
         killed: list[int] = []
         killer = threading.Thread(target=kill_first_worker, args=(project, killed))
         killer.start()
-        result = project.backfill(
-            "slow", *DAYS, executor="dask", workers=2, dask_address=cluster.scheduler_address
+        on_cluster = pt.RunOptions(
+            executor="dask", workers=2, dask_address=cluster.scheduler_address
         )
+        result = project.backfill("slow", *DAYS, options=on_cluster)
         killer.join()
     assert killed and killed[0] in workers.values()
     check_complete(project, result)
@@ -179,7 +180,7 @@ def test_a_killed_dask_worker_s_step_runs_elsewhere(project: pt.Project) -> None
 @pytest.mark.quick
 def test_the_dask_executor_starts_a_local_cluster(project: pt.Project) -> None:
     _require("distributed")
-    result = project.backfill("slow", *DAYS, executor="dask", workers=2)
+    result = project.backfill("slow", *DAYS, options=pt.RunOptions(executor="dask", workers=2))
     check_complete(project, result)
     assert os.getpid() not in {pid for _, pid in started_steps(project)}
 
@@ -192,13 +193,15 @@ def test_remote_executors_need_storage_every_worker_sees(tmp_path: Path) -> None
         textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0, hold=None))
     )
     with pt.Project(root, clock=lambda: NOW) as project:
-        with pytest.raises(pt.PlanError, match="cannot see memory:// storage"):
-            project.backfill("slow", *DAYS, executor="processes", workers=2)
+        with pytest.raises(pt.ConfigError, match="cannot see memory:// storage"):
+            project.backfill("slow", *DAYS, options=pt.RunOptions(executor="processes", workers=2))
         assert project.runs() == []
     with pytest.raises(pt.PlanError, match=r"^workers must be at least 1"):
-        check_executor("threads", 0, None)
-    with pytest.raises(pt.PlanError, match="not a graph built in memory"):
-        check_executor("dask", 2, None)
+        pt.RunOptions(workers=0)
+    with pytest.raises(pt.PlanError, match="unknown executor 'spark'"):
+        pt.RunOptions(executor="spark")
+    with pytest.raises(pt.ConfigError, match="not a graph built in memory"):
+        check_source(pt.RunOptions(executor="dask", workers=2), None)
 
 
 def test_a_long_lived_dask_cluster_runs_the_assets_as_they_are_now(
@@ -209,11 +212,12 @@ def test_a_long_lived_dask_cluster_runs_the_assets_as_they_are_now(
     (root / "partita.toml").write_text('definitions = "defs.py"\n')
     source = textwrap.dedent(DEFS.format(started=str(tmp_path), delay=0, hold=None))
     (root / "defs.py").write_text(source)
+    on_cluster = pt.RunOptions(executor="dask", dask_address=dask_cluster)
     with pt.Project(root, clock=lambda: NOW) as project:
-        first = project.backfill("slow", *DAYS, executor="dask", dask_address=dask_cluster)
+        first = project.backfill("slow", *DAYS, options=on_cluster)
         assert first.ok
     (root / "defs.py").write_text(source.replace('"twice"', '"double"'))
     with pt.Project(root, clock=lambda: NOW) as project:
-        second = project.backfill("slow", *DAYS, executor="dask", dask_address=dask_cluster)
+        second = project.backfill("slow", *DAYS, options=on_cluster)
         assert second.ok and second.count("succeeded") == 8
         assert "double" in project.read("slow", "2026-04-02").column_names

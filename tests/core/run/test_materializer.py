@@ -18,7 +18,8 @@ import pytest
 
 import partita as pt
 from partita.core.plan.status import FRESH
-from partita.core.run.materializer import LEASE_POLL_S, UPSTREAM_FAILED
+from partita.core.run.batches import LEASE_POLL_S
+from partita.core.run.outcomes import UPSTREAM_FAILED
 from tests.projects import Sleeps
 
 DAY = "2026-04-08"
@@ -57,15 +58,20 @@ def partition_files(project: pt.Project) -> dict[str, list[str]]:
 
 
 def assert_one_file_per_partition(project: pt.Project) -> None:
-    """After a run, every partition folder holds exactly its committed version's file."""
+    """After a run, every partition folder shows exactly its committed version's file;
+    out of sight, only superseded versions' retired files (kept for the grace period)."""
     on_disk = partition_files(project)
+    shown: set[str] = set()
     for folder, files in on_disk.items():
-        assert len(files) == 1, (folder, files)
+        visible = [name for name in files if not name.startswith(".")]
+        assert len(visible) == 1, (folder, files)
+        assert all(name.endswith(".old") for name in files if name.startswith(".")), files
+        shown.add(f"{folder}/{visible[0]}")
     committed: set[str] = set()
     for asset, states in project.catalog.states(project.graph.order).items():
         for version in project.catalog.versions(asset, list(states)).values():
             committed.update(version.files)
-    assert {f"{folder}/{files[0]}" for folder, files in on_disk.items()} == committed
+    assert shown == committed
 
 
 def statuses(result: pt.RunResult) -> dict[tuple[str, str], tuple[str, str | None]]:
@@ -488,8 +494,10 @@ def test_inline_and_threads_executors_give_the_same_results(make_project) -> Non
     inline = make_project(DIAMOND)
     threads = make_project(DIAMOND)
 
-    a = inline.backfill("report", "2026-04-01", "2026-04-10", executor="inline")
-    b = threads.backfill("report", "2026-04-01", "2026-04-10", executor="threads", workers=4)
+    a = inline.backfill(
+        "report", "2026-04-01", "2026-04-10", options=pt.RunOptions(executor="inline")
+    )
+    b = threads.backfill("report", "2026-04-01", "2026-04-10", options=pt.RunOptions(workers=4))
 
     assert a.ok and b.ok
     assert a.count("succeeded") == b.count("succeeded") == 40
@@ -681,10 +689,18 @@ def test_leftovers_of_a_crashed_writer_are_removed_by_the_next_build(make_projec
     (folder / ".part-01CRASHED0000000000000000.parquet.tmp").write_bytes(b"half")
     (folder / "part-01ABANDONED000000000000000.parquet").write_bytes(b"never committed")
 
+    (old,) = [
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith("part-0") and "ABANDONED" not in p.name
+    ]
+
     assert project.materialize("up", DAY, force=True).ok
 
     version = project.catalog.versions("up", [DAY])[DAY]
-    assert sorted(p.name for p in folder.iterdir()) == [f"part-{version.version_id}.parquet"]
+    # The superseded version stays out of sight for the grace period; the rest is gone.
+    expected = [f".{old}.old", f"part-{version.version_id}.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == expected
 
 
 def test_logs_of_parallel_steps_stay_with_their_attempt(make_project) -> None:
@@ -704,7 +720,7 @@ def test_logs_of_parallel_steps_stay_with_their_attempt(make_project) -> None:
         """
     )
 
-    result = project.backfill("noisy", "2026-04-01", "2026-04-08", workers=4)
+    result = project.backfill("noisy", "2026-04-01", "2026-04-08", options=pt.RunOptions(workers=4))
 
     assert result.ok, result.outcomes
     lines = project.logs("last")
@@ -732,27 +748,31 @@ def test_a_cleanup_failure_after_the_commit_does_not_fail_the_step(
     def broken_listing(*args: Any, **kwargs: Any) -> list[str]:
         raise pt.StorageError("listing failed: permission denied")
 
-    monkeypatch.setattr(store, "leftovers", broken_listing)
+    monkeypatch.setattr(store, "folder", broken_listing)
     result = project.materialize("a", DAY)
     assert result.ok
     assert project.read("a", DAY) == {"n": 1}
     logs = [line.message for line in project.logs("last")]
-    assert any("could not remove superseded files" in message for message in logs)
+    assert any("could not tidy the partition's folder" in message for message in logs)
 
 
-def test_the_lease_is_held_until_superseded_files_are_removed(
+def test_the_lease_is_held_until_the_committed_version_is_published(
     make_project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project(ONE_JSON_ASSET)
     store = project.store
-    seen: list[int | None] = []
-    listing = store.leftovers
+    seen: list[tuple[int | None, str | None]] = []
+    publish = store.publish
 
-    def leftovers_while_another_writer_tries(*args: Any, **kwargs: Any) -> list[str]:
-        seen.append(project.catalog.acquire("a", DAY, "another-writer"))
-        return listing(*args, **kwargs)
+    def publish_while_another_writer_tries(*args: Any, **kwargs: Any) -> None:
+        current = project.catalog.versions("a", [DAY])[DAY].version_id
+        seen.append((project.catalog.acquire("a", DAY, "another-writer"), current))
+        publish(*args, **kwargs)
 
-    monkeypatch.setattr(store, "leftovers", leftovers_while_another_writer_tries)
-    assert project.materialize("a", DAY).ok
-    assert seen == [None]  # during the clean-up the partition was still leased
+    monkeypatch.setattr(store, "publish", publish_while_another_writer_tries)
+    result = project.materialize("a", DAY)
+    assert result.ok
+    # Published after the commit, while the partition was still leased.
+    (version_id,) = [v.version_id for v in project.catalog.reports.versions_of("a", [DAY])]
+    assert seen == [(None, version_id)]
     assert project.catalog.acquire("a", DAY, "another-writer") is not None

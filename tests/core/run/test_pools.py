@@ -86,7 +86,7 @@ def test_a_pool_of_2_is_never_exceeded_by_a_30_partition_backfill_with_8_workers
     make_project: ProjectFactory,
 ) -> None:
     project = make_project(api_asset(2), "[pools]\napi = 2\n")
-    result = project.backfill("raw", *APRIL, workers=8)
+    result = project.backfill("raw", *APRIL, options=pt.RunOptions(workers=8))
     assert result.ok and result.count("succeeded") == 30
     assert module_of(project).PEAK["raw"] == 2  # reached (parallel) and never exceeded
     slots = project.catalog
@@ -113,7 +113,9 @@ def local(ctx: pt.Context) -> dict:
     )
     sleeps = Sleeps()
     project = make_project(source, "[pools]\napi = 1\n", sleep=sleeps)
-    result = project.backfill(["raw", "local"], "2026-04-01", "2026-04-10", workers=4)
+    result = project.backfill(
+        ["raw", "local"], "2026-04-01", "2026-04-10", options=pt.RunOptions(workers=4)
+    )
     assert result.ok and result.count("succeeded") == 20
     peaks = module_of(project).PEAK
     assert peaks["raw"] == 1
@@ -134,7 +136,9 @@ def test_max_concurrency_1_runs_an_assets_steps_strictly_one_at_a_time(
             leave("serial")
     """
     project = make_project(source)
-    result = project.backfill("serial", "2026-04-01", "2026-04-12", workers=8)
+    result = project.backfill(
+        "serial", "2026-04-01", "2026-04-12", options=pt.RunOptions(workers=8)
+    )
     assert result.ok and result.count("succeeded") == 12
     assert module_of(project).PEAK["serial"] == 1
 
@@ -171,7 +175,7 @@ def test_a_failing_step_gives_its_slot_back(make_project: ProjectFactory) -> Non
         return {"day": ctx.partition_key}
     """
     project = make_project(source, "[pools]\napi = 1\n")
-    result = project.backfill("flaky", "2026-04-01", "2026-04-05", workers=3)
+    result = project.backfill("flaky", "2026-04-01", "2026-04-05", options=pt.RunOptions(workers=3))
     assert result.count("failed") == 1 and result.count("succeeded") == 4
     with project.catalog.transaction("reading", read_only=True) as conn:
         owners = conn.exec_driver_sql("select owner from leases").scalars().all()

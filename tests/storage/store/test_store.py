@@ -17,10 +17,10 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 from partita.errors import SchemaError, StorageError
-from partita.storage.store import datastore as store_module
-from partita.storage.store import formats, versions
-from partita.storage.store.datastore import DataStore
+from partita.storage.store import formats, localdisk, versions
+from partita.storage.store.datastore import DataStore, MissingFile, WrittenVersion
 from partita.storage.store.versions import new_version_id
+from partita.storage.store.visibility import RETIRED, STAGED, VISIBLE
 from tests.conftest import _require
 
 MakeStore = Callable[[], DataStore]
@@ -103,6 +103,12 @@ def sales(*ids: int) -> pa.Table:
     return pa.table({"id": list(ids), "amount": [i * 1.5 for i in ids]})
 
 
+def published(store: DataStore, written: WrittenVersion, *older: WrittenVersion) -> WrittenVersion:
+    """``written`` given its visible names (as after its commit), superseding ``older``."""
+    store.publish(written.files, [path for version in older for path in version.files])
+    return written
+
+
 class TestDataStore:
     """The contract every filesystem must keep."""
 
@@ -158,9 +164,9 @@ class TestDataStore:
     def test_layout_and_relative_file_names(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
         version = new_version_id()
-        partitioned = store.write("clean_sales", DAY, version, sales(1))
-        nested = store.write("sales/raw", DAY, version, sales(1))
-        unpartitioned = store.write("summary", "", version, {"total": 1})
+        partitioned = published(store, store.write("clean_sales", DAY, version, sales(1)))
+        nested = published(store, store.write("sales/raw", DAY, version, sales(1)))
+        unpartitioned = published(store, store.write("summary", "", version, {"total": 1}))
         assert partitioned.version_id == version
         assert partitioned.files == (f"clean_sales/{DAY}/part-{version}.parquet",)
         assert nested.files == (f"sales/raw/{DAY}/part-{version}.parquet",)
@@ -187,53 +193,88 @@ class TestDataStore:
     def test_records_bytes_and_content_hash(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
         for value in (sales(1, 2, 3), [1, 2], {"a": 1}, "text", b"bytes"):
-            written = store.write("asset", DAY, new_version_id(), value)
+            written = published(store, store.write("asset", DAY, new_version_id(), value))
             data = files.read(store, written.files[0])
             assert written.bytes == len(data) == store.size(written.files[0])
             assert written.data_version == hashlib.blake2b(data, digest_size=16).hexdigest()
 
-    def test_leftovers(self, make_store: MakeStore, files: Files) -> None:
+    def test_a_written_version_is_out_of_sight_until_published(
+        self, make_store: MakeStore, files: Files, backend: Backend
+    ) -> None:
         store = make_store()
-        old = store.write("summary", "", new_version_id(), {"v": 1})
-        current = store.write("summary", "", new_version_id(), {"v": 2})
-        temporary = f"summary/.part-{new_version_id()}.json.tmp"
-        files.put(store, temporary, b"half a fil")
+        old = published(store, store.write("summary", "", new_version_id(), {"v": 1}))
+        new = store.write("summary", "", new_version_id(), {"v": 2})
+        name = new.files[0].removeprefix("summary/")
+        renames = not backend.root.startswith("s3://")  # object stores cannot rename
+        shown = [f".{name}.tmp" if renames else name, old.files[0].removeprefix("summary/")]
+        assert files.under(store, "summary") == sorted(shown)
+        assert store.read(new.files, new.kind) == {"v": 2}  # found under its staged name
+        store.publish(new.files, old.files)
+        hidden = [f".{old.files[0].removeprefix('summary/')}.old"] if renames else []
+        assert files.under(store, "summary") == sorted([name, *hidden])
+        assert store.read(old.files, old.kind) == {"v": 1} if renames else True
+        store.publish(new.files, old.files)  # published already: nothing changes
+        assert files.under(store, "summary") == sorted([name, *hidden])
+
+    def test_folder_lists_each_file_with_its_role(
+        self, make_store: MakeStore, files: Files, backend: Backend
+    ) -> None:
+        store = make_store()
+        old = published(store, store.write("summary", "", new_version_id(), {"v": 1}))
+        current = published(store, store.write("summary", "", new_version_id(), {"v": 2}), old)
+        crashed = new_version_id()
+        files.put(store, f"summary/.part-{crashed}.json.tmp", b"half a fil")
+        files.put(store, "summary/notes.txt", b"not partita's")
         store.write("summary", DAY, new_version_id(), {"v": 3})  # a subdirectory: never listed
         store.write("summary/nested", "", new_version_id(), {"v": 4})
-        assert store.leftovers("summary", "", current.files) == sorted([temporary, *old.files])
-        assert store.leftovers("summary", "", [*old.files, *current.files]) == [temporary]
-        assert store.leftovers("missing", DAY, ()) == []
+        listed = {(f.visible, f.version_id, f.role) for f in store.folder("summary", "")}
+        expected = {
+            (current.files[0], current.version_id, VISIBLE),
+            (f"summary/part-{crashed}.json", crashed, STAGED),
+        }
+        if not backend.root.startswith("s3://"):  # object stores delete what they retire
+            expected.add((old.files[0], old.version_id, RETIRED))
+        assert listed == expected
+        assert store.folder("missing", DAY) == []
 
     def test_sees_what_others_write_and_remove(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
-        current = store.write("summary", "", new_version_id(), {"v": 1})
+        current = published(store, store.write("summary", "", new_version_id(), {"v": 1}))
         other = f"summary/part-{new_version_id()}.json"
         # Listing first: a filesystem that caches listings now remembers the directory.
-        assert store.leftovers("summary", "", current.files) == []
+        assert [f.path for f in store.folder("summary", "")] == list(current.files)
         assert not store.exists(other)
         files.put(store, other, b"{}")
         assert store.exists(other)
         assert store.size(other) == 2
-        assert store.leftovers("summary", "", current.files) == [other]
+        assert sorted(f.path for f in store.folder("summary", "")) == sorted(
+            [*current.files, other]
+        )
         files.remove(store, other)
         assert not store.exists(other)
         with pytest.raises(StorageError, match="cannot get the size"):
             store.size(other)
-        assert store.leftovers("summary", "", current.files) == []
+        assert [f.path for f in store.folder("summary", "")] == list(current.files)
 
-    def test_delete(self, make_store: MakeStore) -> None:
+    def test_delete_discard_and_retire(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
-        old = store.write("clean_sales", DAY, new_version_id(), sales(1))
-        current = store.write("clean_sales", DAY, new_version_id(), sales(2))
+        old = published(store, store.write("clean_sales", DAY, new_version_id(), sales(1)))
+        current = published(store, store.write("clean_sales", DAY, new_version_id(), sales(2)))
+        never = store.write("clean_sales", DAY, new_version_id(), sales(3))
+        store.discard(never.files)
+        store.discard(never.files)
+        assert not store.exists(never.files[0])
         store.delete([*old.files, f"clean_sales/{DAY}/part-gone.parquet"])
         store.delete(old.files)
         assert not store.exists(old.files[0])
-        assert store.leftovers("clean_sales", DAY, current.files) == []
+        assert [f.path for f in store.folder("clean_sales", DAY)] == list(current.files)
         assert store.read(current.files, current.kind).equals(sales(2))
+        store.retire(current.files)
+        assert [f.role for f in store.folder("clean_sales", DAY)] in ([RETIRED], [])
 
     def test_schema_failure_leaves_no_file(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
-        previous = store.write("clean_sales", DAY, new_version_id(), sales(1))
+        previous = published(store, store.write("clean_sales", DAY, new_version_id(), sales(1)))
         schema = pa.schema([("id", pa.int64()), ("amount", pa.float64())])
         bad = pa.table({"id": [1], "amount": ["1.5"]})
         with pytest.raises(SchemaError, match="asset clean_sales: column 'amount' is string"):
@@ -245,7 +286,7 @@ class TestDataStore:
         chunks = [sales(*range(i * 100, i * 100 + 100)).to_batches()[0] for i in range(5)]
         reader = pa.RecordBatchReader.from_batches(chunks[0].schema, chunks)
         for value in (reader, (batch for batch in chunks)):
-            written = store.write("clean_sales", DAY, new_version_id(), value)
+            written = published(store, store.write("clean_sales", DAY, new_version_id(), value))
             assert (written.kind, written.rows) == ("parquet", 500)
             assert store.read(written.files, written.kind).equals(pa.Table.from_batches(chunks))
             data = files.read(store, written.files[0])
@@ -257,7 +298,7 @@ class TestDataStore:
         self, make_store: MakeStore, files: Files, failure: str
     ) -> None:
         store = make_store()
-        previous = store.write("clean_sales", DAY, new_version_id(), sales(1))
+        previous = published(store, store.write("clean_sales", DAY, new_version_id(), sales(1)))
         schema = pa.schema([("id", pa.int64()), ("amount", pa.float64())])
 
         def chunks() -> Iterator[pa.RecordBatch]:
@@ -307,7 +348,7 @@ class TestDataStore:
 
     def test_read_errors(self, make_store: MakeStore, files: Files) -> None:
         store = make_store()
-        with pytest.raises(StorageError, match="no such file"):
+        with pytest.raises(MissingFile, match="no such file"):
             store.read([f"clean_sales/{DAY}/part-gone.parquet"], "parquet")
         files.put(store, "clean_sales/part-bad.parquet", b"not parquet")
         with pytest.raises(StorageError, match=r"part-bad\.parquet"):
@@ -373,11 +414,13 @@ def test_hive_layout_reads_with_pyarrow_and_duckdb(tmp_path) -> None:
     import pyarrow.dataset as ds
 
     store, files = DataStore(str(tmp_path / "data")), Files(LocalFileSystem())
-    store.write("clean_sales", "date=2026-04-07", new_version_id(), sales(1, 2))
-    old = store.write("clean_sales", "date=2026-04-08", new_version_id(), sales(8, 9))
+    published(store, store.write("clean_sales", "date=2026-04-07", new_version_id(), sales(1, 2)))
+    old = published(
+        store, store.write("clean_sales", "date=2026-04-08", new_version_id(), sales(8))
+    )
     current = store.write("clean_sales", "date=2026-04-08", new_version_id(), sales(3, 4, 5))
-    store.delete(store.leftovers("clean_sales", "date=2026-04-08", current.files))
-    assert not store.exists(old.files[0])
+    store.publish(current.files, old.files)
+    assert store.read(old.files, "parquet").equals(sales(8))  # retired, still readable
     # A crashed writer's temporary, holding a complete table: readers must not see it.
     crashed = io.BytesIO()
     pq.write_table(sales(99), crashed)
@@ -412,12 +455,12 @@ def test_version_ids_are_time_sortable_crockford(monkeypatch: pytest.MonkeyPatch
     assert millis == 1_700_000_000_000
 
 
-def test_failure_after_the_rename_removes_the_file(tmp_path, monkeypatch) -> None:
+def test_failure_syncing_the_folder_removes_the_file(tmp_path, monkeypatch) -> None:
     def fail(folder: str) -> None:
         raise OSError("fsync failed")
 
     store, files = DataStore(str(tmp_path / "data")), Files(LocalFileSystem())
-    monkeypatch.setattr(store_module, "_fsync_directory", fail)
+    monkeypatch.setattr(localdisk, "fsync_directory", fail)
     with pytest.raises(StorageError, match="fsync failed"):
         store.write("clean_sales", DAY, new_version_id(), sales(1))
     assert files.under(store, "clean_sales") == []
