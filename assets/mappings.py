@@ -18,7 +18,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from partita.assets.keys import UNPARTITIONED
 from partita.assets.partitions.base import KeySpace, PartitionsDefinition
 from partita.assets.partitions.multi import MultiPartitions, ProductSpace
-from partita.assets.partitions.timed import TimePartitions, TimeSpace
+from partita.assets.partitions.timed import TimePartitions
+from partita.assets.partitions.timespace import TimeSpace
 from partita.errors import DefinitionError
 
 Definition = PartitionsDefinition | None

@@ -128,19 +128,6 @@ def test_all_is_complete_and_resolves(module: str) -> None:
     assert public <= exported, f"public but not in __all__: {sorted(public - exported)}"
 
 
-def test_layers_import_downward_only() -> None:
-    order = ["errors", "assets", "storage", "core", "cli"]
-    for path in REPO.glob("*/**/*.py"):
-        layer = path.relative_to(REPO).parts[0]
-        if layer not in order:
-            continue
-        above = order[order.index(layer) + 1 :]
-        source = path.read_text()
-        for higher in above:
-            assert f"from partita.{higher}" not in source, f"{path} imports partita.{higher}"
-            assert f"import partita.{higher}" not in source, f"{path} imports partita.{higher}"
-
-
 def test_python_dash_m_partita_is_the_partita_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "partita", "--version"], capture_output=True, text=True, check=False

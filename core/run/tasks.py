@@ -202,7 +202,7 @@ class Workspace:
         if item.output_schema is None:
             return None
         if key not in self._schemas:
-            from partita.storage.store.formats import arrow_schema
+            from partita.storage.store.schemas import arrow_schema
 
             self._schemas[key] = arrow_schema(item.output_schema)
         return self._schemas[key]

@@ -20,14 +20,13 @@ from partita.errors import SchemaError, StorageError
 from partita.storage.store import formats
 from partita.storage.store.formats import (
     Encoded,
-    arrow_schema,
     concat_values,
-    conform,
     file_extension,
     kind_of,
     read_value,
     write_value,
 )
+from partita.storage.store.schemas import arrow_schema, conform
 from tests.conftest import _require
 
 SALES = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("amount", pa.float64())])
