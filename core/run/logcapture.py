@@ -3,7 +3,9 @@
 Records are collected into the running attempt's buffer, found through a context
 variable, so steps running at once in threads keep their own lines. ``ctx.log`` is a
 child of the ``partita.asset`` logger, which partita owns: its handler is there for
-good, and its records do not propagate to the host application's handlers. Records of
+good, and its records do not propagate to the host application's handlers (nor can the
+host's ``logging.config.dictConfig``, which disables the loggers it does not name, silence
+them). Records of
 other loggers (a library a step calls) reach the root logger; the handler sits there
 only while a step of this process is being captured, and is removed after the last one,
 so the host application's root logger is left as it was.
@@ -38,6 +40,7 @@ _lock = threading.Lock()
 
 def _install_asset_logger() -> logging.Logger:
     assets = logging.getLogger(ASSET_LOGGER)
+    assets.disabled = False  # a host's dictConfig disables the loggers it does not name
     if _handler not in assets.handlers:  # setLevel clears every logger's cache: once
         assets.setLevel(logging.DEBUG)
         assets.propagate = False  # kept with the attempt, not printed over the progress bar
@@ -48,7 +51,9 @@ def _install_asset_logger() -> logging.Logger:
 def asset_logger(asset: str) -> logging.Logger:
     """The logger handed to a step as ``ctx.log``."""
     _install_asset_logger()
-    return logging.getLogger(f"{ASSET_LOGGER}.{asset.replace('/', '.')}")
+    logger = logging.getLogger(f"{ASSET_LOGGER}.{asset.replace('/', '.')}")
+    logger.disabled = False
+    return logger
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import threading
 
 from partita.core.run.logcapture import asset_logger, capture
@@ -55,3 +56,24 @@ def test_records_outside_a_step_are_not_kept() -> None:
         pass
     logging.getLogger("a.library").warning("after the step")
     assert lines == []
+
+
+def test_a_host_logging_configuration_does_not_silence_the_step_logs() -> None:
+    asset_logger("sales/raw")  # the loggers exist before the host configures logging
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    loggers = [
+        (logger, logger.disabled)
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    try:
+        logging.config.dictConfig({"version": 1})  # disables every existing logger
+        with capture() as lines:
+            asset_logger("sales/raw").info("fetched %d orders", 3)
+    finally:  # the other tests' loggers as they were
+        root.setLevel(level)
+        root.handlers[:] = handlers
+        for logger, disabled in loggers:
+            logger.disabled = disabled
+    assert [message for _, _, message in lines] == ["fetched 3 orders"]
