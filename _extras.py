@@ -66,6 +66,7 @@ def needs_extra(what: str, exc: BaseException, default: str | None = None) -> st
     missing)"``, or None when ``exc`` names no module of an extra and there is no
     ``default`` extra."""
     found = missing_extra(exc)
+    module: str | None
     if found is not None:
         extra, module = found.extra, found.module
     elif default is not None:

@@ -53,7 +53,7 @@ class RetryPolicy(BaseModel):
 
     def backoff(self, retry: int, jitter: float) -> float:
         """The delay before retry ``retry`` given a random ``jitter`` in ``[0, 1)``."""
-        return jitter * min(self.max_delay, self.delay * 2 ** (retry - 1))
+        return jitter * min(self.max_delay, self.delay * 2.0 ** (retry - 1))
 
 
 class Asset(BaseModel):

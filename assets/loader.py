@@ -81,6 +81,7 @@ def _names_module(spec: str, missing: str | None) -> bool:
 
 
 T = TypeVar("T")
+Named = TypeVar("Named", Schedule, FileSensor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +144,10 @@ def load_graph(spec: str, base_dir: Path) -> AssetGraph:
     return load_definitions(spec, base_dir).graph
 
 
-def _by_name(kind: str, items: list[T]) -> dict[str, T]:
-    named: dict[str, T] = {}
+def _by_name(kind: str, items: list[Named]) -> dict[str, Named]:
+    named: dict[str, Named] = {}
     for item in items:
-        name = item.name  # type: ignore[attr-defined]
+        name = item.name
         if name in named:
             raise DefinitionError(f"two {kind}s are named {name!r}; give each a unique name")
         named[name] = item

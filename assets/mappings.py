@@ -258,10 +258,9 @@ class Dimensions(_Mapping):
     per_dimension: tuple[tuple[str, PartitionMapping], ...] = ()
 
     def __init__(self, **mappings: Any) -> None:
-        if set(mappings) <= {"per_dimension", "kind"}:
-            super().__init__(**mappings)
-        else:
-            super().__init__(per_dimension=tuple(mappings.items()))
+        if not set(mappings) <= {"per_dimension", "kind"}:
+            mappings = {"per_dimension": tuple(mappings.items())}
+        super().__init__(**mappings)
 
     @field_validator("per_dimension")
     @classmethod

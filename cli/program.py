@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from typer.core import TyperGroup
@@ -33,7 +33,8 @@ class _Partita(TyperGroup):
     opened for the command is closed, however it ends: the entry point and an in-process
     invocation (Typer's ``CliRunner``) behave the same."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # Typer passes click's Context: typer.Context extends it, and Typer exports no name for it.
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         cli = ctx.obj = Invocation()
         ctx.call_on_close(cli.close)
         try:
@@ -68,7 +69,8 @@ class _ListByDefault(TyperGroup):
     """A group whose first argument, when it names no subcommand, is the argument of
     ``list``: ``partita partitions ASSET`` is ``partita partitions list ASSET``."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # click's Context, as in _Partita.invoke.
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["list", *args]
         return super().parse_args(ctx, args)
@@ -144,7 +146,7 @@ def _main(
     _show_delivery_warnings()
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is at the time of each record (a test's capture too)."""
 
     @property

@@ -21,7 +21,8 @@ DEFAULT_CATALOG = "sqlite:///.partita/catalog.db"
 ENV_OVERRIDES = {"PARTITA_STORAGE": "storage", "PARTITA_CATALOG": "catalog"}
 
 
-ALERT_EVENTS = ("failure", "recovery")
+AlertEvent = Literal["failure", "recovery"]
+ALERT_EVENTS: tuple[AlertEvent, ...] = ("failure", "recovery")
 _POOL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
@@ -44,7 +45,7 @@ class AlertSettings(BaseModel):
     webhook: str | None = None
     command: str | None = None
     python: str | None = None
-    on: tuple[Literal["failure", "recovery"], ...] = ALERT_EVENTS
+    on: tuple[AlertEvent, ...] = ALERT_EVENTS
     retries: int = Field(default=3, ge=0)
     timeout: float = 10.0
 

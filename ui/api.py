@@ -55,12 +55,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def project_of(request: Request) -> Project:
     """The app's project."""
-    return request.app.state.project
+    project: Project = request.app.state.project
+    return project
 
 
 def jobs_of(request: Request) -> JobRunner:
     """The app's background runs."""
-    return request.app.state.jobs
+    jobs: JobRunner = request.app.state.jobs
+    return jobs
 
 
 def own_origin(request: Request) -> str:

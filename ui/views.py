@@ -171,7 +171,7 @@ def recent_metrics(project: Project, asset: str, limit: int = 30) -> list[Any]:
 
 def run_detail(run: RunRecord) -> dict[str, Any]:
     """A run with its steps and their attempts, errors redacted."""
-    data = plain(run)
+    data: dict[str, Any] = plain(run)
     for step in data["steps"]:
         step["detail"] = redact(step["detail"])
         for attempt in step["attempts"]:

@@ -43,10 +43,9 @@ class MultiPartitions(PartitionsDefinition):
     dims: tuple[tuple[str, PartitionsDefinition], ...]
 
     def __init__(self, **dimensions: Any) -> None:
-        if "dims" in dimensions and len(dimensions) == 1:
-            super().__init__(**dimensions)
-        else:
-            super().__init__(dims=tuple(dimensions.items()))
+        if not ("dims" in dimensions and len(dimensions) == 1):
+            dimensions = {"dims": tuple(dimensions.items())}
+        super().__init__(**dimensions)
 
     @field_validator("dims")
     @classmethod

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from partita.assets import UNPARTITIONED, Eager, KeySpace
+from partita.assets.partitions.multi import ProductSpace
 from partita.core.automation.decisions import Decision, Request, TickContext
 from partita.core.plan.status import (
     FRESH,
@@ -228,11 +229,9 @@ def _window_words(space: KeySpace | None, window: int) -> str | None:
 
 def _first_dimension(space: KeySpace) -> KeySpace | None:
     # The space of the slowest-varying dimension of a multi-dimensional space, else None.
-    spaces = getattr(space, "dimension_spaces", None)
-    if spaces is None:
+    if not isinstance(space, ProductSpace):
         return None
-    order = space.definition.order()  # type: ignore[attr-defined]
-    return spaces()[order[0]]
+    return space.dimension_spaces()[space.definition.order()[0]]
 
 
 def _word(statuses: Sequence[str]) -> str:

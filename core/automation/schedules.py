@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pendulum
 
@@ -246,7 +247,7 @@ def _instant(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
-def _read_cursor(cursor: str | None) -> dict:
+def _read_cursor(cursor: str | None) -> dict[str, Any]:
     if not cursor:
         return {}
     try:

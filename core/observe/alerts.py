@@ -12,6 +12,7 @@ ever shown as ``scheme://host``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import json
 import logging
@@ -95,9 +96,9 @@ class Alerter:
         for alert in self._alerts:
             if event["event"] in alert.on:
                 self._courier.send(
-                    lambda alert=alert: self.deliver_once(alert, event),
+                    functools.partial(self.deliver_once, alert, event),
                     alert.retries + 1,
-                    lambda reason, tries, alert=alert: self._give_up(alert, event, reason, tries),
+                    functools.partial(self._give_up, alert, event),
                 )
 
     def close(self) -> None:

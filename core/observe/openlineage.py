@@ -149,12 +149,12 @@ class LineageEmitter:
             self._send(run_event(START, outcome, **self._common(inputs)))
             return
         with self._lock:
-            inputs = self._started.pop(step, None)
-        if inputs is None:  # skipped: it never started
+            started = self._started.pop(step, None)
+        if started is None:  # skipped: it never started
             return
         kind = COMPLETE if outcome.status == SUCCEEDED else FAIL if outcome.status == FAILED else ""
         if kind:
-            self._send(run_event(kind, outcome, **self._common(inputs)))
+            self._send(run_event(kind, outcome, **self._common(started)))
 
     def close(self) -> None:
         """Send every queued event (with its retries), then stop the thread."""

@@ -174,7 +174,8 @@ def _arrow(relation: duckdb.DuckDBPyRelation | None) -> pa.Table:
         return pa.table({})
     # DuckDB 1.4 named to_arrow_table what 1.0 called arrow.
     fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-    return fetch()
+    table: pa.Table = fetch()
+    return table
 
 
 def quote(name: str) -> str:

@@ -55,7 +55,8 @@ class AssetStatus:
 def compact_ranges(positions: Sequence[int], keys: Sequence[str]) -> list[str]:
     """Collapse runs of consecutive positions in ``keys`` into ``first..last`` ranges."""
     ranges: list[str] = []
-    start = prev = None
+    start: int | None = None
+    prev = 0
     for index in positions:
         if start is None:
             start = prev = index

@@ -165,7 +165,7 @@ class StatusResolver:
         # in time order first, so that the chain is a loop rather than a deep recursion.
         space = self.space(asset)
         position = space.index(key) if space is not None else None
-        if position is None:
+        if space is None or position is None:
             return
         start = self._warmed.get(asset, 0)
         for index in range(start, min(position, len(space))):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import ne
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from partita.assets import Containment, Edge, Identity, Previous, Window
 from partita.core.plan.causes import (
@@ -197,9 +197,8 @@ class WholeAssets:
                 if failure is not None and key not in statuses:
                     statuses[key] = PartitionStatus(FRESH, None, failure)
         data = columns.data_version
-        return WholeAsset(
-            index, [v or "" for v in data] if None in data else data, sorted(not_fresh), statuses
-        )
+        known = data if _all_known(data) else [v or "" for v in data]
+        return WholeAsset(index, known, sorted(not_fresh), statuses)
 
     def _check_inputs(
         self,
@@ -335,6 +334,11 @@ class WholeAssets:
         if not isinstance(candidates, range):
             near.intersection_update(candidates)
         return sorted(near.difference(changed))
+
+
+def _all_known(data_versions: list[str | None]) -> TypeGuard[list[str]]:
+    # Whether every partition has a data version: then the list is kept as it is.
+    return None not in data_versions
 
 
 def _first_not_fresh(up: str, keys: Iterable[str], status: Status) -> Cause | None:

@@ -164,7 +164,8 @@ class DaskBackend:
 
         future = self._client.submit(run_tasks, self._source, list(tasks), pure=False)
         try:
-            return future.result()
+            results: list[TaskResult] = future.result()
+            return results
         except (KilledWorker, CommClosedError) as exc:
             raise WorkerLost(f"Dask lost the worker: {exc}") from exc
         finally:

@@ -250,7 +250,9 @@ class CatalogReports:
             .subquery()
         )
         with self._catalog.transaction("reading metrics", read_only=True) as conn:
-            runs = dict(conn.execute(select(R.status, func.count()).group_by(R.status)).all())
+            runs: dict[str, int] = dict(
+                conn.execute(select(R.status, func.count()).group_by(R.status)).all()
+            )
             steps = {
                 (asset, status): n
                 for asset, status, n in conn.execute(

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, update
 
 from partita.storage.catalog.engine import Database
 from partita.storage.catalog.fencing import HOST, process_alive
@@ -239,7 +239,7 @@ def _mark_crashed(conn: Connection) -> None:
         )
 
 
-def _step(row: Mapping[str, Any], attempts: Sequence[AttemptRecord], crashed: bool) -> StepRecord:
+def _step(row: RowMapping, attempts: Sequence[AttemptRecord], crashed: bool) -> StepRecord:
     status = row["status"]
     return StepRecord(
         step_id=row["id"],
@@ -257,9 +257,7 @@ def _step(row: Mapping[str, Any], attempts: Sequence[AttemptRecord], crashed: bo
     )
 
 
-def _run(
-    row: Mapping[str, Any], counts: dict[str, int], steps: tuple[StepRecord, ...] = ()
-) -> RunRecord:
+def _run(row: RowMapping, counts: dict[str, int], steps: tuple[StepRecord, ...] = ()) -> RunRecord:
     lost = crashed(row["status"], row["host"], row["pid"])
     return RunRecord(
         run_id=row["id"],

@@ -4,16 +4,20 @@ records of :mod:`partita.storage.records`. Only storage/ sees these rows."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, RowMapping, Table
 from sqlmodel import Field, Index, SQLModel
 
 from partita.storage.records import LogLine, NewVersion, VersionRecord
 
 
-class RunRow(SQLModel, table=True):
+class _Row(SQLModel):
+    # SQLAlchemy sets the table of each class below; SQLModel does not declare it.
+    __table__: ClassVar[Table]
+
+
+class RunRow(_Row, table=True):
     __tablename__ = "runs"
 
     id: str = Field(primary_key=True)
@@ -27,7 +31,7 @@ class RunRow(SQLModel, table=True):
     pid: int = 0
 
 
-class StepRow(SQLModel, table=True):
+class StepRow(_Row, table=True):
     __tablename__ = "steps"
     __table_args__ = (Index("ix_steps_asset_partition", "asset", "partition"),)
 
@@ -45,7 +49,7 @@ class StepRow(SQLModel, table=True):
     bytes: int | None = Field(default=None, sa_type=BigInteger)
 
 
-class AttemptRow(SQLModel, table=True):
+class AttemptRow(_Row, table=True):
     __tablename__ = "attempts"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -58,7 +62,7 @@ class AttemptRow(SQLModel, table=True):
     error: str | None = None
 
 
-class VersionRow(SQLModel, table=True):
+class VersionRow(_Row, table=True):
     __tablename__ = "versions"
     __table_args__ = (Index("ix_versions_asset_partition", "asset", "partition"),)
 
@@ -80,7 +84,7 @@ class VersionRow(SQLModel, table=True):
     created_at: float
 
 
-class PartitionRow(SQLModel, table=True):
+class PartitionRow(_Row, table=True):
     __tablename__ = "partitions"
 
     asset: str = Field(primary_key=True)
@@ -96,7 +100,7 @@ class PartitionRow(SQLModel, table=True):
     updated_at: float = 0.0
 
 
-class LogRow(SQLModel, table=True):
+class LogRow(_Row, table=True):
     __tablename__ = "logs"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -110,7 +114,7 @@ class LogRow(SQLModel, table=True):
     message: str
 
 
-class DynamicPartitionRow(SQLModel, table=True):
+class DynamicPartitionRow(_Row, table=True):
     """One key of a ``DynamicPartitions`` definition, added at run time."""
 
     __tablename__ = "dynamic_partitions"
@@ -124,7 +128,7 @@ class DynamicPartitionRow(SQLModel, table=True):
     added_at: float
 
 
-class TickRow(SQLModel, table=True):
+class TickRow(_Row, table=True):
     """One tick of the daemon: when, what each source decided, which runs it started."""
 
     __tablename__ = "ticks"
@@ -140,7 +144,7 @@ class TickRow(SQLModel, table=True):
     error: str | None = None
 
 
-class CursorRow(SQLModel, table=True):
+class CursorRow(_Row, table=True):
     """Where a source of automation (a schedule, a sensor...) got to."""
 
     __tablename__ = "cursors"
@@ -150,7 +154,7 @@ class CursorRow(SQLModel, table=True):
     updated_at: float
 
 
-class LeaseRow(SQLModel, table=True):
+class LeaseRow(_Row, table=True):
     """A named lease with a fencing token: the active daemon, a slot of a pool."""
 
     __tablename__ = "leases"
@@ -183,7 +187,7 @@ def version_values(asset: str, partition: str, version: NewVersion, now: float) 
     }
 
 
-def version_record(row: Mapping[str, Any], *, current: bool = True) -> VersionRecord:
+def version_record(row: RowMapping, *, current: bool = True) -> VersionRecord:
     """The record of a ``versions`` row."""
     return VersionRecord(
         version_id=row["id"],

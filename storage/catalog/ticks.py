@@ -77,7 +77,9 @@ def record_tick(
                 run_ids="[]",
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # None only for an executemany
+        return int(key[0])
 
 
 def finish_tick(

@@ -135,7 +135,7 @@ def write_value(
         table = _to_table(value, asset)
         if schema is not None:
             table = conform(table, schema, asset)
-        pq.write_table(table, _Sink(fileobj))
+        pq.write_table(table, _Sink(fileobj).as_file())
         return Encoded(kind, extension, table.num_rows)
     if schema is not None:
         raise SchemaError(f"asset {asset}: a schema applies to tables, not to {type_name(value)}")
@@ -230,7 +230,7 @@ def _write_stream(
                 known = table.schema
             table = _conform_chunk(table, known, number, asset)
             if writer is None:
-                writer = pq.ParquetWriter(sink, known)
+                writer = pq.ParquetWriter(sink.as_file(), known)
             pending.append(table)
             pending_bytes += table.nbytes
             pending_rows += table.num_rows
@@ -248,7 +248,7 @@ def _write_stream(
                     "declare the asset's schema, or return a pyarrow.RecordBatchReader, "
                     "which carries one"
                 )
-            writer = pq.ParquetWriter(sink, known)
+            writer = pq.ParquetWriter(sink.as_file(), known)
         writer.close()
     except BaseException:
         # Closing would write a footer into a file that is being abandoned.
@@ -305,6 +305,11 @@ class _Sink:
 
     def flush(self) -> None:
         """Flushing is the owner's business."""
+
+    def as_file(self) -> BinaryIO:
+        """This sink, typed as the file that pyarrow's stubs ask for (pyarrow takes any
+        object with ``write``)."""
+        return typing.cast(BinaryIO, self)
 
 
 def _to_table(value: object, asset: str) -> pa.Table:

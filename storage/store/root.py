@@ -236,7 +236,7 @@ class StoreRoot:
         its paths are ``partita-store://<relative path>``, read with the store's options."""
         from fsspec.implementations.dirfs import DirFileSystem
 
-        class RootedFileSystem(DirFileSystem):
+        class RootedFileSystem(DirFileSystem):  # type: ignore[misc]  # fsspec has no types
             protocol = "partita-store"
 
         # Not the instance cache: each caller gets its own listing cache to invalidate.

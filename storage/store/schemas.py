@@ -96,7 +96,9 @@ def conform(table: pa.Table, schema: pa.Schema, asset: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _conform_column(column: pa.ChunkedArray, field: pa.Field, asset: str) -> pa.ChunkedArray:
+def _conform_column(
+    column: pa.ChunkedArray[Any], field: pa.Field[Any], asset: str
+) -> pa.ChunkedArray[Any]:
     if column.type != field.type:
         if not _castable(column.type, field.type):
             raise SchemaError(

@@ -1,5 +1,5 @@
-"""``scripts/test --fast``, as docs/contributing.md shows it: ruff and the tests not marked
-slow, with no docs build, in a copy of the repository set up in the running environment."""
+"""``scripts/test --fast``, as docs/contributing.md shows it: ruff, mypy and the tests not
+marked slow, with no docs build, in a copy of the repository set up in the running environment."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.e2e.test_docs_commands import copy_repo, reader_env
 
 
-def test_the_fast_tier_runs_ruff_and_the_tests_not_marked_slow(tmp_path: Path) -> None:
+def test_the_fast_tier_runs_ruff_mypy_and_the_tests_not_marked_slow(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "repo")
     # Collected only, in this process's environment (setup finds it up to date): the
     # selection is what is checked, not the tests again.
@@ -27,7 +27,8 @@ def test_the_fast_tier_runs_ruff_and_the_tests_not_marked_slow(tmp_path: Path) -
     assert done.returncode == 0, done.stdout + done.stderr
     assert "up to date" in done.stdout
     phases = re.findall(r"^test: (.+) took [\d.]+ s$", done.stdout, flags=re.MULTILINE)
-    assert phases == ["setup", "ruff check", "ruff format", "pytest"]
+    assert phases == ["setup", "ruff check", "ruff format", "mypy", "pytest"]
+    assert "Success: no issues found" in done.stdout
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     selected, total = map(int, re.search(r"(\d+)/(\d+) tests collected", done.stdout).groups())
     assert len(collected) == selected < total
