@@ -8,6 +8,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import partita
@@ -25,10 +27,23 @@ def product_modules() -> list[Path]:
 def test_layers_import_only_downward() -> None:
     cli = _require("importlinter.cli")
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), _loggers_kept_enabled():
         exit_code = cli.lint_imports(config_filename=str(REPO / "pyproject.toml"))
     assert exit_code == 0, printed.getvalue()
     assert "1 kept, 0 broken" in printed.getvalue()
+
+
+@contextlib.contextmanager
+def _loggers_kept_enabled() -> Iterator[None]:
+    # import-linter configures its logging with dictConfig, which disables every logger
+    # that exists already: partita's own (ctx.log) would keep nothing in later tests.
+    loggers = logging.root.manager.loggerDict.values()
+    enabled = [x for x in loggers if isinstance(x, logging.Logger) and not x.disabled]
+    try:
+        yield
+    finally:
+        for logger in enabled:
+            logger.disabled = False
 
 
 def test_core_holds_few_modules_and_the_rest_in_subpackages() -> None:
