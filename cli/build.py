@@ -91,10 +91,12 @@ def _run_plan(cli: Invocation, planned: Plan, options: RunOptions, as_json: bool
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from partita.cli.render import render_run_result
+    from partita.core.plan.causes import Freshness
 
     if planned.empty:
         if as_json:
-            cli.out.print_json(json.dumps({"run_id": None, "status": "fresh", "steps": []}))
+            payload: dict[str, object] = {"run_id": None, "status": Freshness.FRESH, "steps": []}
+            cli.out.print_json(json.dumps(payload))
         else:
             cli.out.print("nothing to do: everything asked for is fresh")
         finish(EXIT_OK)

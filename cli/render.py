@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from partita.assets import display_key
+from partita.core.plan.causes import Freshness
+from partita.storage.statuses import StepStatus, TickStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,7 +29,12 @@ if TYPE_CHECKING:
 
 MAX_RANGES = 4
 QUERY_FORMATS = ("table", "csv", "json")
-_STYLE = {"fresh": "green", "stale": "yellow", "missing": "red", "failed": "red bold"}
+_STYLE = {
+    Freshness.FRESH: "green",
+    Freshness.STALE: "yellow",
+    Freshness.MISSING: "red",
+    StepStatus.FAILED: "red bold",  # a partition whose last step failed
+}
 
 
 def _when(ts: float | None) -> str:
@@ -90,16 +97,18 @@ def render_run_result(
         }
         console.print_json(json.dumps(payload))
         return
-    built = result.count("succeeded")
-    fresh = result.count("skipped", "fresh")
-    failed = result.count("failed")
-    skipped = result.count("skipped", "upstream failed")
+    from partita.core.run.outcomes import UPSTREAM_FAILED
+
+    built = result.count(StepStatus.SUCCEEDED)
+    fresh = result.count(StepStatus.SKIPPED, Freshness.FRESH)
+    failed = result.count(StepStatus.FAILED)
+    skipped = result.count(StepStatus.SKIPPED, UPSTREAM_FAILED)
     console.print(
         f"run {result.run_id} {result.status}: {built} built, {fresh} already fresh, "
         f"{failed} failed, {skipped} skipped (upstream failed)"
     )
     for outcome in result.outcomes:
-        if outcome.status == "failed":
+        if outcome.status == StepStatus.FAILED:
             where = f"{outcome.asset} {outcome.partition}".strip()
             errors.print(f"failed: {where} after {outcome.attempts} attempt(s): {outcome.detail}")
 
@@ -116,9 +125,10 @@ def render_status(
     if as_json:
         console.print_json(json.dumps([{**asdict(r), "total": r.total} for r in reports]))
         return
-    table = Table("asset", "fresh", "stale", "missing", "failed")
+    shown = (Freshness.FRESH, Freshness.STALE, Freshness.MISSING)
+    table = Table("asset", *shown, StepStatus.FAILED)
     for report in reports:
-        counts = [str(report.counts[s]) for s in ("fresh", "stale", "missing")]
+        counts = [str(report.counts[s]) for s in shown]
         table.add_row(report.asset, *counts, str(len(report.failed)))
     console.print(table)
     for report in (r for r in reports if r.partitioned):
@@ -131,9 +141,10 @@ def render_status(
             console.print(f"  {asset} {_key(key)}: {escape(cause)}")
     if missing:
         for report in reports:
-            if not report.ranges.get("missing"):
+            missed = report.ranges.get(Freshness.MISSING)
+            if not missed:
                 continue
-            keys = f": {escape(', '.join(report.ranges['missing']))}" if report.partitioned else ""
+            keys = f": {escape(', '.join(missed))}" if report.partitioned else ""
             console.print(f"missing {report.asset}{keys}")
     for report in (r for r in reports if r.outside):
         noun = "partition is" if report.outside == 1 else "partitions are"
@@ -287,7 +298,7 @@ def render_ticks(console: Console, ticks: Sequence[TickRecord], *, as_json: bool
         status = tick.status + (f" ({tick.error})" if tick.error else "")
         console.print(
             escape(f"tick {tick.tick_id} at {when} {status}, daemon {tick.daemon}, runs: {runs}"),
-            style=_STYLE.get("failed") if tick.status == "failed" else None,
+            style=_STYLE[StepStatus.FAILED] if tick.status == TickStatus.FAILED else None,
         )
         for decision in tick.decisions:
             source = decision["source"]
@@ -307,6 +318,8 @@ def _size(count: int) -> str:
 
 def render_gc(console: Console, result: GcResult, *, verbose: bool, as_json: bool) -> None:
     """What a garbage collection removed (or would) and kept, per asset."""
+    from partita.core.maintenance.gc import FAILED  # a file's fate: it could not be removed
+
     if as_json:
         payload = {
             **asdict(result),
@@ -317,7 +330,7 @@ def render_gc(console: Console, result: GcResult, *, verbose: bool, as_json: boo
         console.print_json(json.dumps(payload))
         return
     verb = "would remove" if result.dry_run else "removed"
-    table = Table("asset", verb, "bytes", "kept: young", "kept: leased", "failed")
+    table = Table("asset", verb, "bytes", "kept: young", "kept: leased", FAILED)
     for summary in result.by_asset():
         table.add_row(
             summary.asset,
@@ -344,7 +357,7 @@ def render_gc(console: Console, result: GcResult, *, verbose: bool, as_json: boo
             f"{result.collected} superseded versions marked collected, "
             f"{result.directories} empty folders removed"
         )
-    for item in (g for g in result.garbage if g.fate == "failed"):
+    for item in (g for g in result.garbage if g.fate == FAILED):
         console.print(f"[red]could not remove[/] {escape(item.path)}")
 
 

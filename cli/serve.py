@@ -58,6 +58,7 @@ def daemon(
 
     from partita.assets.durations import parse_duration
     from partita.core.automation.daemon import Daemon
+    from partita.storage.statuses import TickStatus
 
     cli = Invocation.of(ctx)
     seconds = parse_duration(interval, what="--interval")
@@ -72,7 +73,8 @@ def daemon(
     cli.running = True
     runner = Daemon(project, interval=seconds, echo=lambda line: cli.out.print(line, markup=False))
     last = runner.run(once=once, stop=stop)
-    finish(EXIT_FAILED if once and last is not None and last.status == "failed" else EXIT_OK)
+    failed = once and last is not None and last.status == TickStatus.FAILED
+    finish(EXIT_FAILED if failed else EXIT_OK)
 
 
 def ticks(

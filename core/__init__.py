@@ -12,6 +12,7 @@ from partita import _lazy
 
 if TYPE_CHECKING:
     from partita.core.config import Settings, load_settings
+    from partita.core.plan.causes import CauseKind, Freshness
     from partita.core.plan.explain import AssetStatus, WhyLink
     from partita.core.plan.planner import Plan, Step, Target, plan
     from partita.core.plan.status import Cause, PartitionStatus, StatusResolver, input_fingerprint
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "AssetStatus": "partita.core.plan.explain",
     "Cause": "partita.core.plan.status",
+    "CauseKind": "partita.core.plan.causes",
+    "Freshness": "partita.core.plan.causes",
     "Materializer": "partita.core.run.materializer",
     "PartitionStatus": "partita.core.plan.status",
     "Plan": "partita.core.plan.planner",
@@ -46,6 +49,8 @@ __getattr__ = _lazy.exports(__name__, _LAZY)
 __all__ = [
     "AssetStatus",
     "Cause",
+    "CauseKind",
+    "Freshness",
     "Materializer",
     "PartitionStatus",
     "Plan",

@@ -20,6 +20,13 @@ from partita.storage.records import (
     VersionRecord,
     WrittenVersion,
 )
+from partita.storage.statuses import (
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+    TickStatus,
+    VersionStatus,
+)
 
 if TYPE_CHECKING:
     from partita.storage.catalog.facade import Catalog
@@ -36,13 +43,18 @@ __getattr__ = _lazy.exports(__name__, _LAZY)
 __all__ = [
     "AttemptEnd",
     "AttemptRecord",
+    "AttemptStatus",
     "Catalog",
     "DataStore",
     "LogLine",
     "NewVersion",
     "PartitionState",
     "RunRecord",
+    "RunStatus",
     "StepRecord",
+    "StepStatus",
+    "TickStatus",
     "VersionRecord",
+    "VersionStatus",
     "WrittenVersion",
 ]

@@ -22,6 +22,7 @@ from partita.storage.records import (
     VersionRecord,
     WrittenVersion,
 )
+from partita.storage.statuses import RunStatus
 
 if TYPE_CHECKING:
     from partita.storage.catalog.reports import PartitionStats, RunStats, TableFiles, Totals
@@ -140,7 +141,7 @@ class StateWriter(Protocol):
         """Record a new run and its steps; returns each step's id."""
         ...
 
-    def finish_run(self, run_id: str, status: str) -> None:
+    def finish_run(self, run_id: str, status: RunStatus) -> None:
         """Close a run with its final status."""
         ...
 

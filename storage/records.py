@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from partita.storage.statuses import AttemptStatus, RunStatus, StepStatus, VersionStatus
+
 
 @dataclass(frozen=True, slots=True)
 class PartitionState:
@@ -121,7 +123,7 @@ class VersionRecord(NewVersion):
     asset: str
     partition: str
     created_at: float
-    status: str = "committed"
+    status: VersionStatus | str = VersionStatus.COMMITTED
     current: bool = True
 
 
@@ -172,7 +174,7 @@ class AttemptRecord:
     """One try at a step."""
 
     number: int
-    status: str
+    status: AttemptStatus | str
     started_at: float
     finished_at: float | None
     error: str | None
@@ -186,7 +188,7 @@ class StepRecord:
     asset: str
     partition: str
     reason: str
-    status: str
+    status: StepStatus | str
     detail: str | None
     started_at: float | None
     finished_at: float | None
@@ -210,10 +212,10 @@ class RunRecord:
     run_id: str
     command: str
     targets: tuple[str, ...]
-    status: str
+    status: RunStatus | str
     started_at: float
     finished_at: float | None
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[StepStatus | str, int] = field(default_factory=dict)
     steps: tuple[StepRecord, ...] = ()
 
     @property

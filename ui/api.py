@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from partita.core.project import Project
 from partita.errors import PlanError
+from partita.storage.statuses import RunStatus
 from partita.ui import views
 from partita.ui.jobs import JobRunner
 from partita.ui.security import CSRF_HEADER, csrf_problem
@@ -137,7 +138,7 @@ def run_data(project: Project, jobs: JobRunner, run_id: str) -> dict[str, Any]:
         found = project.catalog.run(run_id)
         if found is None or found.run_id != run_id:
             error = jobs.error(run_id)
-            status = "failed" if error or not jobs.active(run_id) else "running"
+            status = RunStatus.FAILED if error or not jobs.active(run_id) else RunStatus.RUNNING
             return {
                 "run_id": run_id,
                 "status": status,

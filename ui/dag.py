@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from partita.assets import AssetGraph
+from partita.core.plan.causes import Freshness
 
 NODE_WIDTH, NODE_HEIGHT = 180, 44
 COLUMN_GAP, ROW_GAP, MARGIN = 80, 24, 16
@@ -64,7 +65,7 @@ def layout(graph: AssetGraph, health: Mapping[str, str]) -> GraphLayout:
         for row, key in enumerate(keys):
             x = MARGIN + depth * (NODE_WIDTH + COLUMN_GAP)
             y = MARGIN + row * (NODE_HEIGHT + ROW_GAP)
-            boxes[key] = NodeBox(key, x, y, health.get(key, "missing"))
+            boxes[key] = NodeBox(key, x, y, health.get(key, Freshness.MISSING))
     edges = []
     for key in graph.order:
         for edge in graph.upstream(key):

@@ -12,11 +12,16 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from partita.core.plan.status import FRESH, MISSING, STALE, PartitionStatus
+from partita.core.plan.status import Freshness, PartitionStatus
+from partita.storage.statuses import StepStatus
 
-RUNNING = "running"
-FAILED = "failed"
-HEAT_STATUSES = (FRESH, STALE, MISSING, FAILED, RUNNING)
+HEAT_STATUSES = (
+    Freshness.FRESH,
+    Freshness.STALE,
+    Freshness.MISSING,
+    StepStatus.FAILED,  # its last step failed
+    StepStatus.RUNNING,  # a step is building it: its lease is held
+)
 """Every status a heat map shows, best first."""
 
 
@@ -44,11 +49,12 @@ def heat_statuses(
 ) -> list[str]:
     """The heat-map status of each key: ``running`` while a lease is held on it,
     ``failed`` when its last step failed, else fresh, stale or missing."""
-    statuses = [FAILED if r.failure is not None else r.status for r in results]
+    failed = StepStatus.FAILED
+    statuses: list[str] = [failed if r.failure is not None else r.status for r in results]
     if leased:
         for position, key in enumerate(keys):
             if key in leased:
-                statuses[position] = RUNNING
+                statuses[position] = StepStatus.RUNNING
     return statuses
 
 
@@ -72,16 +78,14 @@ def count_statuses(statuses: Sequence[str]) -> dict[str, int]:
 def health(counts: dict[str, int]) -> str:
     """One word for an asset: its worst status present (``failed`` before ``running``
     before ``missing`` before ``stale``), ``fresh`` when every partition is."""
-    for status in (FAILED, RUNNING, MISSING, STALE):
+    for status in (StepStatus.FAILED, StepStatus.RUNNING, Freshness.MISSING, Freshness.STALE):
         if counts.get(status):
             return status
-    return FRESH
+    return Freshness.FRESH
 
 
 __all__ = [
-    "FAILED",
     "HEAT_STATUSES",
-    "RUNNING",
     "Segment",
     "count_statuses",
     "health",

@@ -23,17 +23,17 @@ from partita.core.plan.planner import Target, plan
 from partita.core.plan.status import StatusResolver
 from partita.core.run.heartbeat import Heartbeat
 from partita.core.run.options import RunOptions
-from partita.core.run.outcomes import FAILED, INTERRUPTED, RunResult
+from partita.core.run.outcomes import RunResult
 from partita.core.run.recovery import process_owner
 from partita.errors import PartitaError
 from partita.storage.catalog import ticks as tick_log
 from partita.storage.interfaces import NamedLeases
+from partita.storage.statuses import RunStatus, TickStatus
 
 if TYPE_CHECKING:
     from partita.core.project import Project
 
 LEASE = "daemon"
-SUCCEEDED = "succeeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class TickResult:
     """
 
     tick_id: int
-    status: str
+    status: TickStatus
     decisions: tuple[Decision, ...]
     runs: tuple[RunResult, ...]
     errors: dict[str, str]
@@ -222,18 +222,24 @@ class Daemon:
         entries = [_entry(d, errors.get(d.source)) for d in decisions]
         tick_id = tick_log.record_tick(catalog, self.id, now.timestamp(), entries)
         runs: list[RunResult] = []
-        status, error = INTERRUPTED, None  # unless the tick gets through
+        status, error = TickStatus.INTERRUPTED, None  # unless the tick gets through
         try:
             runs = self._execute(decisions, context, halt)
-            interrupted = halt.is_set() or any(r.status == INTERRUPTED for r in runs)
+            interrupted = halt.is_set() or any(r.status == RunStatus.INTERRUPTED for r in runs)
             if not interrupted:
                 # Interrupted: the cursors stay, so the next tick asks for the same again.
                 cursors = {d.source: d.cursor for d in decisions if d.cursor is not None}
                 tick_log.set_cursors(catalog, cursors)
-            failed = errors or any(r.status == FAILED for r in runs)
-            status = INTERRUPTED if interrupted else FAILED if failed else SUCCEEDED
+            failed = errors or any(r.status == RunStatus.FAILED for r in runs)
+            status = (
+                TickStatus.INTERRUPTED
+                if interrupted
+                else TickStatus.FAILED
+                if failed
+                else TickStatus.SUCCEEDED
+            )
         except Exception as exc:
-            status, error = FAILED, f"{type(exc).__name__}: {exc}"
+            status, error = TickStatus.FAILED, f"{type(exc).__name__}: {exc}"
             raise
         finally:
             error = error or "; ".join(f"{s}: {e}" for s, e in errors.items()) or None

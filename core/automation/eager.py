@@ -36,8 +36,7 @@ from partita.assets import UNPARTITIONED, Eager, KeySpace
 from partita.assets.partitions.multi import ProductSpace
 from partita.core.automation.decisions import Decision, Request, TickContext
 from partita.core.plan.status import (
-    FRESH,
-    MISSING,
+    Freshness,
     PartitionStatus,
     StatusResolver,
     input_fingerprint,
@@ -76,7 +75,8 @@ class EagerEvaluator:
         size = window_size(resolver.space(self.asset), window)
         statuses = resolver.statuses(self.asset, keys)
         split = len(keys) - size
-        older = [s.status for s in statuses[:split] if s.status != FRESH]
+        fresh = Freshness.FRESH  # a local: compared once per partition
+        older = [s.status for s in statuses[:split] if s.status != fresh]
         previous = _read_cursor(cursor)
         triage = self._triage(tick, keys[split:], statuses[split:], previous)
         notes = [_summary(triage, size, older, _window_words(resolver.space(self.asset), window))]
@@ -99,8 +99,9 @@ class EagerEvaluator:
         resolver = tick.resolver
         code = tick.graph.get(self.asset).code_version or ""
         triage = _Triage()
+        fresh = Freshness.FRESH  # a local: compared once per partition
         for key, status in zip(keys, statuses, strict=True):
-            if status.status == FRESH:
+            if status.status == fresh:
                 continue
             triage.not_fresh.append((key, status.status))
             if key in previous:
@@ -132,7 +133,7 @@ class EagerEvaluator:
                 if (up, up_key) in tick.leased:
                     return f"{_where(up, up_key)} is being built"
                 status = resolver.status(up, up_key)
-                if status.status != FRESH:
+                if status.status != Freshness.FRESH:
                     return f"{_where(up, up_key)} is {status.status}"
                 if status.failure is not None:
                     return f"{_where(up, up_key)} failed"
@@ -165,7 +166,7 @@ def window_size(space: KeySpace | None, window: int) -> int:
 class _Triage:
     """The window's partitions that are not fresh, sorted by what happens to them."""
 
-    not_fresh: list[tuple[str, str]] = field(default_factory=list)  # (key, status)
+    not_fresh: list[tuple[str, Freshness]] = field(default_factory=list)  # (key, status)
     requested: list[str] = field(default_factory=list)
     in_progress: list[str] = field(default_factory=list)
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (key, why)
@@ -190,12 +191,12 @@ class _Triage:
         return notes
 
 
-def _summary(triage: _Triage, size: int, older: list[str], scope: str | None) -> str:
+def _summary(triage: _Triage, size: int, older: list[Freshness], scope: str | None) -> str:
     statuses = [status for _, status in triage.not_fresh]
     keys = [key for key, _ in triage.not_fresh]
     if scope is None:  # unpartitioned
         if not keys:
-            return "fresh"
+            return str(Freshness.FRESH)
         return f"{_word(statuses)}, {'requested' if triage.requested else 'not requested'}"
     if keys:
         text = (
@@ -234,11 +235,11 @@ def _first_dimension(space: KeySpace) -> KeySpace | None:
     return space.dimension_spaces()[space.definition.order()[0]]
 
 
-def _word(statuses: Sequence[str]) -> str:
+def _word(statuses: Sequence[Freshness]) -> str:
     kinds = set(statuses)
-    if kinds == {MISSING}:
-        return "missing"
-    return "stale" if MISSING not in kinds else "missing or stale"
+    if kinds == {Freshness.MISSING}:
+        return str(Freshness.MISSING)
+    return str(Freshness.STALE) if Freshness.MISSING not in kinds else "missing or stale"
 
 
 def _span(keys: Sequence[str]) -> str:

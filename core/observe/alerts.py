@@ -26,7 +26,8 @@ from typing import Any
 
 from partita.core.config import AlertSettings
 from partita.core.observe.delivery import Courier, DeliveryError, post_json, watching
-from partita.core.run.outcomes import FAILED, SUCCEEDED, StepOutcome
+from partita.core.run.outcomes import StepOutcome
+from partita.storage.statuses import StepStatus
 
 FAILURE = "failure"
 RECOVERY = "recovery"
@@ -39,9 +40,9 @@ Event = dict[str, Any]
 
 def alert_event(outcome: StepOutcome, *, project: str, at: dt.datetime) -> Event | None:
     """The event a step's outcome raises (``failure`` or ``recovery``), if any."""
-    if outcome.status == FAILED:
+    if outcome.status == StepStatus.FAILED:
         kind = FAILURE
-    elif outcome.status == SUCCEEDED and outcome.recovered:
+    elif outcome.status == StepStatus.SUCCEEDED and outcome.recovered:
         kind = RECOVERY
     else:
         return None

@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from partita.storage.catalog.reports import PartitionStats, RunStats
+from partita.storage.statuses import StepStatus
 
 if TYPE_CHECKING:
     from partita.core.project import Project
@@ -52,7 +53,7 @@ def prometheus_text(project: Project) -> str:
     for report in project.status():
         for status, count in report.counts.items():
             partitions[(report.asset, status)] = count
-        partitions[(report.asset, "failed")] = len(report.failed)
+        partitions[(report.asset, StepStatus.FAILED)] = len(report.failed)
     lines: list[str] = []
     _family(
         lines,

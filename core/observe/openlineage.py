@@ -26,11 +26,13 @@ from partita.core.config import OpenLineageSettings
 from partita.core.observe.delivery import Courier, DeliveryError, post_json, watching
 from partita.core.plan.planner import Plan
 from partita.core.plan.status import StatusResolver
-from partita.core.run.outcomes import FAILED, RUNNING, SUCCEEDED, StepOutcome
+from partita.core.run.outcomes import StepOutcome
+from partita.storage.statuses import StepStatus
 
 START = "START"
 COMPLETE = "COMPLETE"
 FAIL = "FAIL"
+_ENDED = {StepStatus.SUCCEEDED: COMPLETE, StepStatus.FAILED: FAIL}  # a skipped step sends none
 PRODUCER = "https://github.com/partita-dev/partita"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent"
 STATISTICS_SCHEMA_URL = (
@@ -142,7 +144,7 @@ class LineageEmitter:
     def observe(self, outcome: StepOutcome) -> None:
         """Send the event of a step that started (``running``) or ended, if it has one."""
         step = (outcome.asset, outcome.partition)
-        if outcome.status == RUNNING:
+        if outcome.status == StepStatus.RUNNING:
             inputs = self._inputs(outcome.asset, outcome.partition)
             with self._lock:
                 self._started[step] = inputs
@@ -152,7 +154,7 @@ class LineageEmitter:
             started = self._started.pop(step, None)
         if started is None:  # skipped: it never started
             return
-        kind = COMPLETE if outcome.status == SUCCEEDED else FAIL if outcome.status == FAILED else ""
+        kind = _ENDED.get(outcome.status, "")
         if kind:
             self._send(run_event(kind, outcome, **self._common(started)))
 

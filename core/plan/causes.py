@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-FRESH = "fresh"
-MISSING = "missing"
-STALE = "stale"
 
-CODE_CHANGED = "code changed"
-UPSTREAM_CHANGED = "upstream changed"
-UPSTREAM_STALE = "upstream stale"
-UPSTREAM_MISSING = "upstream missing"
-FORCED = "forced"
+class Freshness(StrEnum):
+    """A partition's status: fresh, stale (with a cause) or missing (never committed).
+
+    A :class:`~enum.StrEnum`: a member compares equal to, and shows as, its value.
+    """
+
+    FRESH = "fresh"
+    STALE = "stale"
+    MISSING = "missing"
+
+
+class CauseKind(StrEnum):
+    """Why a partition is not fresh, or why a step builds it anyway (forced)."""
+
+    MISSING = "missing"
+    CODE_CHANGED = "code changed"
+    UPSTREAM_CHANGED = "upstream changed"
+    UPSTREAM_STALE = "upstream stale"
+    UPSTREAM_MISSING = "upstream missing"
+    FORCED = "forced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +39,15 @@ class Cause:
         partition: the upstream partition involved, when one is known.
     """
 
-    kind: str
+    kind: CauseKind
     upstream: str | None = None
     partition: str | None = None
 
     def __str__(self) -> str:
         if self.upstream is None:
-            return self.kind
+            # The plain value: a member returned as it is would make str() call
+            # Enum.__init__ on it, a Python call per stale partition of a status report.
+            return str(self.kind)
         where = f" {self.partition}" if self.partition else ""
         return f"{self.kind}: {self.upstream}{where}"
 
@@ -41,17 +56,17 @@ class Cause:
 class PartitionStatus:
     """The status of one partition, its cause when not fresh, and its last failure."""
 
-    status: str
+    status: Freshness
     cause: Cause | None = None
     failure: str | None = None
 
 
-FRESH_STATUS = PartitionStatus(FRESH)
+FRESH_STATUS = PartitionStatus(Freshness.FRESH)
 """The status of every fresh partition without a failure: one shared value, so that
 ``status is FRESH_STATUS`` picks out the common case quickly."""
 
-MISSING_STATUS = PartitionStatus(MISSING, Cause(MISSING))
-CODE_CHANGED_STATUS = PartitionStatus(STALE, Cause(CODE_CHANGED))
+MISSING_STATUS = PartitionStatus(Freshness.MISSING, Cause(CauseKind.MISSING))
+CODE_CHANGED_STATUS = PartitionStatus(Freshness.STALE, Cause(CauseKind.CODE_CHANGED))
 
 
 def with_failure(status: PartitionStatus, failure: str | None) -> PartitionStatus:
@@ -61,7 +76,8 @@ def with_failure(status: PartitionStatus, failure: str | None) -> PartitionStatu
     return PartitionStatus(status.status, status.cause, failure)
 
 
-def upstream_cause(upstream: str, partition: str, status: str) -> Cause:
+def upstream_cause(upstream: str, partition: str, status: Freshness) -> Cause:
     """Why a partition is stale when upstream partition ``partition`` is ``status``
     (stale or missing)."""
-    return Cause(UPSTREAM_MISSING if status == MISSING else UPSTREAM_STALE, upstream, partition)
+    kind = CauseKind.UPSTREAM_MISSING if status == Freshness.MISSING else CauseKind.UPSTREAM_STALE
+    return Cause(kind, upstream, partition)

@@ -7,20 +7,11 @@ from dataclasses import dataclass, field
 from itertools import compress, count, repeat
 from operator import is_not
 
-from partita.core.plan.status import (
-    CODE_CHANGED,
-    FRESH,
-    FRESH_STATUS,
-    MISSING,
-    STALE,
-    UPSTREAM_CHANGED,
-    UPSTREAM_MISSING,
-    UPSTREAM_STALE,
-    StatusResolver,
-)
+from partita.core.plan.status import FRESH_STATUS, CauseKind, Freshness, StatusResolver
 from partita.storage.records import VersionRecord
 
-STATUSES = (FRESH, STALE, MISSING)
+STATUSES = (Freshness.FRESH, Freshness.STALE, Freshness.MISSING)
+_UPSTREAM_NOT_FRESH = (CauseKind.UPSTREAM_STALE, CauseKind.UPSTREAM_MISSING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +31,8 @@ class AssetStatus:
 
     asset: str
     partitioned: bool
-    counts: dict[str, int]
-    ranges: dict[str, list[str]]
+    counts: dict[Freshness, int]
+    ranges: dict[Freshness, list[str]]
     stale: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     outside: int = 0
@@ -79,27 +70,33 @@ def asset_status(
 ) -> AssetStatus:
     """Summarize the status of ``keys`` of ``asset``."""
     results = resolver.statuses(asset, keys)
-    counts = dict.fromkeys(STATUSES, 0)
-    positions: dict[str, list[int]] = {s: [] for s in STATUSES}
-    stale: list[tuple[str, str]] = []
+    fresh, stale, missing = STATUSES  # locals: the loop below may see every partition
+    stale_at: list[int] = []
+    missing_at: list[int] = []
+    causes: list[tuple[str, str]] = []
     failed: list[tuple[str, str]] = []
     # Most partitions are plainly fresh (one shared value): look only at the others.
     for position in compress(count(), map(is_not, results, repeat(FRESH_STATUS))):
-        result, key = results[position], keys[position]
-        if result.status != FRESH:
-            counts[result.status] += 1
-            positions[result.status].append(position)
-        if result.status == STALE:
-            stale.append((key, str(result.cause)))
+        result = results[position]
+        if result.status == stale:
+            stale_at.append(position)
+            causes.append((keys[position], str(result.cause)))
+        elif result.status == missing:
+            missing_at.append(position)
         if result.failure is not None:
-            failed.append((key, result.failure))
-    counts[FRESH] = len(keys) - counts[STALE] - counts[MISSING]
+            failed.append((keys[position], result.failure))
+    counts = {
+        fresh: len(keys) - len(stale_at) - len(missing_at),
+        stale: len(stale_at),
+        missing: len(missing_at),
+    }
     partitioned = resolver.graph.get(asset).partitions is not None
-    ranges = {s: compact_ranges(positions[s], keys) for s in (STALE, MISSING) if positions[s]}
-    if counts[FRESH]:
-        taken = sorted(positions[STALE] + positions[MISSING])
-        ranges = {FRESH: _gaps(taken, keys), **ranges}
-    return AssetStatus(asset, partitioned, counts, ranges, stale, failed, outside)
+    positions = {stale: stale_at, missing: missing_at}
+    ranges = {s: compact_ranges(positions[s], keys) for s in (stale, missing) if positions[s]}
+    if counts[fresh]:
+        taken = sorted(stale_at + missing_at)
+        ranges = {fresh: _gaps(taken, keys), **ranges}
+    return AssetStatus(asset, partitioned, counts, ranges, causes, failed, outside)
 
 
 def _gaps(taken: Sequence[int], keys: Sequence[str]) -> list[str]:
@@ -121,7 +118,7 @@ class WhyLink:
 
     asset: str
     partition: str
-    status: str
+    status: Freshness
     cause: str | None
     detail: str | None = None
 
@@ -147,18 +144,18 @@ def why_chain(
         detail: str | None = None
         if cause is None:
             detail = "fresh: built from the current code and upstream data"
-        elif cause.kind == MISSING:
+        elif cause.kind == CauseKind.MISSING:
             if result.failure and result.failure.startswith("doctor:"):
                 detail = f"marked for rebuild by {result.failure}"
             else:
                 detail = "never built" + (
                     f"; last attempt failed: {result.failure}" if result.failure else ""
                 )
-        elif cause.kind == CODE_CHANGED:
+        elif cause.kind == CauseKind.CODE_CHANGED:
             detail = _code_detail(resolver, a, recorded.get((a, p)))
-        elif cause.kind == UPSTREAM_CHANGED:
+        elif cause.kind == CauseKind.UPSTREAM_CHANGED:
             detail = _changed_detail(resolver, a, p, recorded.get((a, p)))
-        elif cause.kind in (UPSTREAM_STALE, UPSTREAM_MISSING):
+        elif cause.kind in _UPSTREAM_NOT_FRESH:
             node = (cause.upstream or "", cause.partition or "")
         chain.append(WhyLink(a, p, result.status, str(cause) if cause else None, detail))
     return chain
@@ -169,7 +166,7 @@ def chain_nodes(resolver: StatusResolver, asset: str, partition: str) -> list[tu
     nodes = [(asset, partition)]
     while True:
         cause = resolver.status(*nodes[-1]).cause
-        if cause is None or cause.kind not in (UPSTREAM_STALE, UPSTREAM_MISSING):
+        if cause is None or cause.kind not in _UPSTREAM_NOT_FRESH:
             return nodes
         nodes.append((cause.upstream or "", cause.partition or ""))
 

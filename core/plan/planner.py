@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from partita.assets import AssetGraph, DynamicKeys
-from partita.core.plan.status import FORCED, FRESH, Cause, States, StatusResolver
+from partita.core.plan.status import Cause, CauseKind, Freshness, States, StatusResolver
 
 
 class Target(BaseModel):
@@ -32,7 +32,7 @@ class Step(BaseModel):
     asset: str
     partition: str
     reason: str
-    kind: str
+    kind: CauseKind
 
 
 class Plan(BaseModel):
@@ -78,17 +78,18 @@ def plan(
     partitions that read a forced target on the way to another target.
     """
     resolver = StatusResolver(graph, states, now, dynamic)
+    fresh = Freshness.FRESH  # a local: compared once per asked-for partition
     chosen: dict[tuple[str, str], Cause] = {}
-    fresh: list[tuple[str, str]] = []
+    already: list[tuple[str, str]] = []  # asked for and fresh
     todo: list[tuple[str, str]] = []
     for target in targets:
         # A whole asset at a time: a backfill's range is computed in one pass.
         keys = list(target.partitions)
         for key, status in zip(keys, resolver.statuses(target.asset, keys), strict=True):
-            if status.status == FRESH and not force:
-                fresh.append((target.asset, key))
+            if status.status == fresh and not force:
+                already.append((target.asset, key))
                 continue
-            chosen[(target.asset, key)] = status.cause or Cause(FORCED)
+            chosen[(target.asset, key)] = status.cause or Cause(CauseKind.FORCED)
             todo.append((target.asset, key))
     while todo:
         asset, key = todo.pop()
@@ -98,8 +99,8 @@ def plan(
                 if node in chosen:
                     continue
                 status = resolver.status(*node)
-                if status.status != FRESH:
-                    chosen[node] = status.cause or Cause(FORCED)
+                if status.status != fresh:
+                    chosen[node] = status.cause or Cause(CauseKind.FORCED)
                     todo.append(node)
     rank = {asset: index for index, asset in enumerate(graph.order)}
     if force:
@@ -111,7 +112,7 @@ def plan(
     )
     return Plan(
         steps=steps,
-        fresh=tuple(fresh),
+        fresh=tuple(already),
         targets=tuple(targets),
         now=now,
         force=force,
@@ -151,7 +152,7 @@ def _add_readers_of_forced(
         for edge in graph.upstream(asset):
             read = [k for k in resolver.upstream_keys(edge, key) if (edge.upstream, k) in chosen]
             if read:
-                chosen[(asset, key)] = Cause(FORCED, edge.upstream, read[0])
+                chosen[(asset, key)] = Cause(CauseKind.FORCED, edge.upstream, read[0])
                 break
 
 

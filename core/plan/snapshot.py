@@ -24,7 +24,7 @@ from partita.assets import (
     KeySpace,
     PartitionsDefinition,
 )
-from partita.core.plan.causes import UPSTREAM_CHANGED, Cause
+from partita.core.plan.causes import Cause, CauseKind
 from partita.storage.records import PartitionState, PartitionStates, StateRow
 
 States = Mapping[str, Mapping[str, PartitionState]]
@@ -210,7 +210,7 @@ class Snapshot:
         """The cause of a partition of ``asset`` whose input fingerprint changed."""
         # Without the recorded inputs only the asset can be named; `why` names the partition.
         edges = self.graph.upstream(asset)
-        return Cause(UPSTREAM_CHANGED, edges[0].upstream if len(edges) == 1 else None)
+        return Cause(CauseKind.UPSTREAM_CHANGED, edges[0].upstream if len(edges) == 1 else None)
 
 
 def _row(asset: str, key: str, state: PartitionState) -> StateRow:

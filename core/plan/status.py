@@ -26,16 +26,10 @@ from typing import NamedTuple
 
 from partita.assets import AssetGraph, DynamicKeys, Edge, KeySpace
 from partita.core.plan.causes import (
-    CODE_CHANGED,
-    FORCED,
-    FRESH,
     FRESH_STATUS,
-    MISSING,
-    STALE,
-    UPSTREAM_CHANGED,
-    UPSTREAM_MISSING,
-    UPSTREAM_STALE,
     Cause,
+    CauseKind,
+    Freshness,
     PartitionStatus,
     upstream_cause,
 )
@@ -51,16 +45,10 @@ from partita.core.plan.whole import WholeAssets
 from partita.storage.records import PartitionState, StateRow
 
 __all__ = [
-    "CODE_CHANGED",
-    "FORCED",
-    "FRESH",
     "FRESH_STATUS",
-    "MISSING",
-    "STALE",
-    "UPSTREAM_CHANGED",
-    "UPSTREAM_MISSING",
-    "UPSTREAM_STALE",
     "Cause",
+    "CauseKind",
+    "Freshness",
     "PartitionStatus",
     "States",
     "StatusResolver",
@@ -201,11 +189,11 @@ class StatusResolver:
         rows, code_version, reads, by_name = self._plan(asset)
         _, _, version_id, built_with, _, input_hash, failure = rows.get(key, NO_ROW)
         if version_id is None:
-            return PartitionStatus(MISSING, Cause(MISSING), failure)
+            return PartitionStatus(Freshness.MISSING, Cause(CauseKind.MISSING), failure)
         if code_version is None:
             self.graph.get(asset)  # an unknown asset that was recorded: DefinitionError
         if built_with != code_version:
-            return PartitionStatus(STALE, Cause(CODE_CHANGED), failure)
+            return PartitionStatus(Freshness.STALE, Cause(CauseKind.CODE_CHANGED), failure)
         if reads:
             mapped = [read.mapper(key) for read in reads]
             # input_fingerprint(self.inputs(asset, key)), without building the dicts.
@@ -218,21 +206,22 @@ class StatusResolver:
                     lines.append(f"{up}|{up_key}|{version or ''}")
             if digest("\n".join(lines)) != input_hash:
                 cause = self._snapshot.upstream_changed(asset)
-                return PartitionStatus(STALE, cause, failure)
+                return PartitionStatus(Freshness.STALE, cause, failure)
             for read, keys in zip(reads, mapped, strict=True):
                 found = self._first_not_fresh(read.upstream, read.memo, keys)
                 if found is not None:
-                    return PartitionStatus(STALE, found, failure)
+                    return PartitionStatus(Freshness.STALE, found, failure)
         if failure is not None:
-            return PartitionStatus(FRESH, None, failure)
+            return PartitionStatus(Freshness.FRESH, None, failure)
         return FRESH_STATUS
 
     def _first_not_fresh(
         self, up: str, up_memo: dict[str, PartitionStatus], keys: Sequence[str]
     ) -> Cause | None:
+        fresh = Freshness.FRESH
         for up_key in keys:
             up_status = (up_memo.get(up_key) or self.status(up, up_key)).status
-            if up_status != FRESH:
+            if up_status != fresh:
                 return upstream_cause(up, up_key, up_status)
         return None
 

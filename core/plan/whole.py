@@ -24,11 +24,10 @@ from typing import NamedTuple, TypeGuard
 from partita.assets import Containment, Edge, Identity, Previous, Window
 from partita.core.plan.causes import (
     CODE_CHANGED_STATUS,
-    FRESH,
     FRESH_STATUS,
     MISSING_STATUS,
-    STALE,
     Cause,
+    Freshness,
     PartitionStatus,
     upstream_cause,
     with_failure,
@@ -195,7 +194,7 @@ class WholeAssets:
         if failures.count(None) != count:
             for key, failure in zip(keys, failures, strict=True):
                 if failure is not None and key not in statuses:
-                    statuses[key] = PartitionStatus(FRESH, None, failure)
+                    statuses[key] = PartitionStatus(Freshness.FRESH, None, failure)
         data = columns.data_version
         known = data if _all_known(data) else [v or "" for v in data]
         return WholeAsset(index, known, sorted(not_fresh), statuses)
@@ -219,7 +218,8 @@ class WholeAssets:
         recorded = hashes if len(candidates) == len(keys) else map(hashes.__getitem__, candidates)
         changed = set(compress(candidates, map(ne, digests(texts), recorded)))
         cause = self._snapshot.upstream_changed(asset)
-        stale = {i: PartitionStatus(STALE, cause, failures[i]) for i in changed}
+        freshness = Freshness.STALE  # a local: read once per changed partition below
+        stale = {i: PartitionStatus(freshness, cause, failures[i]) for i in changed}
         for i in self._may_read_not_fresh(len(keys), candidates, changed, edges, mapped):
             for edge, keywise in zip(edges, mapped, strict=True):
                 if keywise is None:
@@ -228,7 +228,7 @@ class WholeAssets:
                     up_keys = keywise[i]
                 found = _first_not_fresh(edge.upstream, up_keys, status)
                 if found is not None:
-                    stale[i] = PartitionStatus(STALE, found, failures[i])
+                    stale[i] = PartitionStatus(freshness, found, failures[i])
                     break
         return stale
 
@@ -342,9 +342,10 @@ def _all_known(data_versions: list[str | None]) -> TypeGuard[list[str]]:
 
 
 def _first_not_fresh(up: str, keys: Iterable[str], status: Status) -> Cause | None:
+    fresh = Freshness.FRESH
     for up_key in keys:
         found = status(up, up_key).status
-        if found != FRESH:
+        if found != fresh:
             return upstream_cause(up, up_key, found)
     return None
 

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from partita.assets import Asset
 from partita.core.plan.planner import Step
 from partita.core.run.inputs import StepInputs
-from partita.core.run.outcomes import FAILED, SUCCEEDED, StepOutcome
+from partita.core.run.outcomes import StepOutcome
 from partita.core.run.tasks import Task, TaskResult
 from partita.errors import LeaseLostError
-from partita.storage import AttemptEnd, LogLine, NewVersion
+from partita.storage import AttemptEnd, LogLine, NewVersion, StepStatus
 from partita.storage.store.versions import new_version_id
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class StepAttempt:
         return dataclasses.replace(self, number=self.number + 1)
 
     def outcome(
-        self, run_id: str, status: str, detail: str | None = None, **more: Any
+        self, run_id: str, status: StepStatus, detail: str | None = None, **more: Any
     ) -> StepOutcome:
         """This step's outcome."""
         step = self.step
@@ -178,13 +178,13 @@ def conclude(settled: Settled, answer: str | LeaseLostError | None, run_id: str)
     end, attempt = settled.end, settled.attempt
     if isinstance(answer, LeaseLostError):
         lost = end.version.files if end.version is not None else ()
-        failed = attempt.outcome(run_id, FAILED, str(answer), attempts=attempt.number)
+        failed = attempt.outcome(run_id, StepStatus.FAILED, str(answer), attempts=attempt.number)
         return Conclusion(attempt, failed, discard=lost)
     if end.version is not None:
         version = end.version
         built = attempt.outcome(
             run_id,
-            SUCCEEDED,
+            StepStatus.SUCCEEDED,
             attempts=attempt.number,
             rows=version.rows,
             bytes=version.bytes,
@@ -192,7 +192,7 @@ def conclude(settled: Settled, answer: str | LeaseLostError | None, run_id: str)
         )
         return Conclusion(attempt, built, publish=version.files)
     if end.final:
-        failed = attempt.outcome(run_id, FAILED, end.error, attempts=attempt.number)
+        failed = attempt.outcome(run_id, StepStatus.FAILED, end.error, attempts=attempt.number)
         return Conclusion(attempt, failed)
     return Conclusion(attempt, None)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from partita.assets import AssetGraph
 from partita.core.plan.planner import Plan, Step
-from partita.core.plan.status import FRESH
+from partita.core.plan.status import Freshness
 from partita.core.run.attempts import (
     Conclusion,
     Settled,
@@ -32,13 +32,14 @@ from partita.core.run.attempts import (
 )
 from partita.core.run.executors import Backend, run_on
 from partita.core.run.inputs import Inputs, StepInputs
-from partita.core.run.outcomes import FAILED, RUNNING, SKIPPED, StepOutcome
+from partita.core.run.outcomes import StepOutcome
 from partita.core.run.pools import HeldSlots, Limit, SlotKeeper
 from partita.core.run.tasks import Task, TaskResult
 from partita.core.run.tidy import Tidier
 from partita.errors import CatalogError, PartitaError, StorageError
 from partita.storage import Catalog, DataStore
 from partita.storage.records import PartitionStates
+from partita.storage.statuses import StepStatus
 
 LEASE_POLL_S = 0.05
 LEASE_POLL_MAX_S = 1.0
@@ -191,15 +192,16 @@ class BatchRunner:
         if not fresh:
             return {}
         skipped = [(a.step_id, a.step.asset, a.step.partition, a.token) for a in fresh]
-        self._catalog.skip_steps(self._scope.run_id, skipped, FRESH)
-        return {a.key: a.outcome(self._scope.run_id, SKIPPED, FRESH) for a in fresh}
+        self._catalog.skip_steps(self._scope.run_id, skipped, Freshness.FRESH)
+        run_id = self._scope.run_id
+        return {a.key: a.outcome(run_id, StepStatus.SKIPPED, Freshness.FRESH) for a in fresh}
 
     def _attempts(self, todo: Sequence[StepAttempt]) -> dict[tuple[str, str], StepOutcome]:
         """Attempt steps until each succeeds, fails for good or runs out of retries."""
         run_id = self._scope.run_id
         if self._scope.on_start is not None:
             for attempt in todo:
-                self._scope.on_start(attempt.outcome(run_id, RUNNING))
+                self._scope.on_start(attempt.outcome(run_id, StepStatus.RUNNING))
         outcomes: dict[tuple[str, str], StepOutcome] = {}
         while todo:
             concluded = self._commit(self._round(todo))
@@ -282,7 +284,7 @@ class BatchRunner:
         for s in settled:
             with contextlib.suppress(PartitaError):
                 self._catalog.update_step(
-                    s.attempt.step_id, status=FAILED, finished_at=True, detail=error
+                    s.attempt.step_id, status=StepStatus.FAILED, finished_at=True, detail=error
                 )
         with contextlib.suppress(PartitaError):
             self._resolve_unknown(settled)
@@ -291,7 +293,7 @@ class BatchRunner:
             attempt, step = s.attempt, s.attempt.step
             with contextlib.suppress(PartitaError):
                 self._catalog.release(step.asset, step.partition, run_id, attempt.token, error)
-            failed = attempt.outcome(run_id, FAILED, error, attempts=attempt.number)
+            failed = attempt.outcome(run_id, StepStatus.FAILED, error, attempts=attempt.number)
             concluded.append(Conclusion(attempt, failed))
         return concluded
 

@@ -22,9 +22,6 @@ from partita.core.run.executors import Backend, make_backend, make_drivers
 from partita.core.run.heartbeat import Heartbeat
 from partita.core.run.options import RunOptions
 from partita.core.run.outcomes import (
-    FAILED,
-    INTERRUPTED,
-    SKIPPED,
     STOPPING,
     UPSTREAM_FAILED,
     RunResult,
@@ -34,7 +31,7 @@ from partita.core.run.outcomes import (
 from partita.core.run.pools import SlotKeeper, run_limits
 from partita.core.run.stepgraph import BatchPolicy, StepGraph
 from partita.core.run.tasks import Source, Workspace
-from partita.storage import Catalog, DataStore
+from partita.storage import Catalog, DataStore, RunStatus, StepStatus
 from partita.storage.store.versions import new_version_id
 
 
@@ -101,13 +98,13 @@ class Materializer:
             self.catalog.lease_seconds / 3,
             "partita-heartbeat",
         )
-        status = FAILED
+        status = RunStatus.FAILED
         try:
             outcomes = self._drive(scope, options, backend) if plan.steps else ()
             status = run_status(outcomes)
             return RunResult(run_id, status, plan, outcomes)
         except BaseException:
-            status = INTERRUPTED
+            status = RunStatus.INTERRUPTED
             raise
         finally:
             heartbeat.stop()
@@ -174,10 +171,12 @@ class Materializer:
         self, graph: StepGraph, index: int, why: str, scope: RunScope, options: RunOptions
     ) -> None:
         step = graph.steps[index]
-        outcome = StepOutcome(step.asset, step.partition, SKIPPED, why, run_id=scope.run_id)
+        outcome = StepOutcome(
+            step.asset, step.partition, StepStatus.SKIPPED, why, run_id=scope.run_id
+        )
         graph.skip(index, outcome)
         step_id = scope.step_ids[(step.asset, step.partition)]
-        self.catalog.update_step(step_id, status=SKIPPED, detail=why)
+        self.catalog.update_step(step_id, status=StepStatus.SKIPPED, detail=why)
         if options.on_step:
             options.on_step(outcome)
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from partita.core.plan.planner import Plan
+from partita.storage.statuses import RunStatus, StepStatus
 
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-SKIPPED = "skipped"
-RUNNING = "running"
 UPSTREAM_FAILED = "upstream failed"
-INTERRUPTED = "interrupted"
+"""The detail of a step skipped because a step it needs failed."""
 STOPPING = "daemon stopping"
+"""The detail of a step skipped because a stop kept it from starting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +22,7 @@ class StepOutcome:
 
     asset: str
     partition: str
-    status: str
+    status: StepStatus
     detail: str | None = None
     attempts: int = 0
     rows: int | None = None
@@ -35,7 +33,7 @@ class StepOutcome:
     @property
     def blocks_downstream(self) -> bool:
         """Whether the steps that need this one are skipped ("upstream failed")."""
-        return self.status == FAILED or self.detail == UPSTREAM_FAILED
+        return self.status == StepStatus.FAILED or self.detail == UPSTREAM_FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +41,16 @@ class RunResult:
     """The outcome of executing a plan."""
 
     run_id: str
-    status: str
+    status: RunStatus
     plan: Plan
     outcomes: tuple[StepOutcome, ...]
 
     @property
     def ok(self) -> bool:
         """True when no step failed or was skipped because its upstream failed."""
-        return self.status == SUCCEEDED
+        return self.status == RunStatus.SUCCEEDED
 
-    def count(self, status: str, detail: str | None = None) -> int:
+    def count(self, status: StepStatus, detail: str | None = None) -> int:
         """How many steps ended with ``status`` (and ``detail``, if given)."""
         return sum(
             1
@@ -61,20 +59,15 @@ class RunResult:
         )
 
 
-def run_status(outcomes: tuple[StepOutcome, ...]) -> str:
+def run_status(outcomes: tuple[StepOutcome, ...]) -> RunStatus:
     """A run's status from its steps': interrupted if stopped, failed if a step failed."""
     if any(o.detail == STOPPING for o in outcomes):
-        return INTERRUPTED
-    return FAILED if any(o.blocks_downstream for o in outcomes) else SUCCEEDED
+        return RunStatus.INTERRUPTED
+    return RunStatus.FAILED if any(o.blocks_downstream for o in outcomes) else RunStatus.SUCCEEDED
 
 
 __all__ = [
-    "FAILED",
-    "INTERRUPTED",
-    "RUNNING",
-    "SKIPPED",
     "STOPPING",
-    "SUCCEEDED",
     "UPSTREAM_FAILED",
     "RunResult",
     "StepOutcome",

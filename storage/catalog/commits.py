@@ -26,6 +26,7 @@ from partita.storage.catalog.tables import (
     version_values,
 )
 from partita.storage.records import AttemptEnd, LogLine, NewVersion
+from partita.storage.statuses import AttemptStatus, StepStatus, VersionStatus
 
 P = PartitionRow.__table__.c
 V = VersionRow.__table__.c
@@ -45,7 +46,7 @@ _INSERT_VERSION = insert(VersionRow.__table__)
 _SUPERSEDE = (
     update(VersionRow.__table__)
     .where(V.id.in_(bindparam("w_ids", expanding=True)))
-    .values(status="superseded")
+    .values(status=VersionStatus.SUPERSEDED)
 )
 _INSERT_LOGS = insert(LogRow.__table__)
 
@@ -150,12 +151,13 @@ class Commits:
             version = end.version if error is None else None
             results.append(result)
             logs.extend(end.logs)
-            status = "failed" if error is not None else "succeeded"
+            ended = AttemptStatus.FAILED if error is not None else AttemptStatus.SUCCEEDED
             attempts.append(
-                {"w_id": end.attempt_id, "status": status, "error": error, "finished_at": now}
+                {"w_id": end.attempt_id, "status": ended, "error": error, "finished_at": now}
             )
             if not end.final and error is not None:
                 continue  # a retry follows, under the same lease
+            status = StepStatus.FAILED if error is not None else StepStatus.SUCCEEDED
             step = {"w_id": end.step_id, "status": status, "finished_at": now}
             if version is not None:
                 built.append(
@@ -199,7 +201,7 @@ class Commits:
             conn.execute(
                 UPDATE_STEP,
                 [
-                    {"w_id": step_id, "status": "skipped", "detail": detail}
+                    {"w_id": step_id, "status": StepStatus.SKIPPED, "detail": detail}
                     for step_id, *_ in skipped
                 ],
             )

@@ -41,6 +41,7 @@ from partita.storage.records import (
     VersionRecord,
 )
 from partita.storage.redaction import redact_url
+from partita.storage.statuses import RunStatus
 
 if TYPE_CHECKING:
     from partita.storage.catalog.leases import Leases
@@ -256,7 +257,7 @@ class Catalog:
         """Record a new run and its planned ``(asset, partition, reason)`` steps."""
         return self._runs.create_run(run_id, command, targets, steps, args)
 
-    def finish_run(self, run_id: str, status: str) -> None:
+    def finish_run(self, run_id: str, status: RunStatus) -> None:
         """Close a run with its final status."""
         self._runs.finish_run(run_id, status)
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, select
 
 from partita.storage.catalog.tables import RunRow
+from partita.storage.statuses import RunStatus
 
 HOST = socket.gethostname()
 """This host's name, as runs record it."""
@@ -74,7 +75,7 @@ def owner_alive(conn: Connection, owner: str) -> bool:
         return process_alive(*process_of(owner))
     if run.host != HOST or run.pid == os.getpid():
         return True  # only processes on this host can be checked; leases expire otherwise
-    return run.status == "running" and pid_alive(run.pid)
+    return run.status == RunStatus.RUNNING and pid_alive(run.pid)
 
 
 def process_alive(host: str | None, pid: int | None) -> bool:

@@ -17,15 +17,12 @@ from sqlalchemy import Connection, bindparam, select, union, update
 from partita.storage.catalog.facade import Catalog
 from partita.storage.catalog.fencing import expired, lease_is_free, owner_alive
 from partita.storage.catalog.tables import PartitionRow, RunRow, VersionRow
+from partita.storage.statuses import RunStatus, VersionStatus
 
 P = PartitionRow.__table__.c
 V = VersionRow.__table__.c
 R = RunRow.__table__.c
 
-COMMITTED = "committed"
-SUPERSEDED = "superseded"
-COLLECTED = "collected"
-LOST = "lost"
 _BATCH = 500  # ids per UPDATE ... IN (...): well under every database's parameter limit
 
 
@@ -120,7 +117,9 @@ class CatalogMaintenance:
         Returns:
             How many versions were marked.
         """
-        query = select(V.id, V.files).where(V.status == SUPERSEDED, V.created_at < before)
+        query = select(V.id, V.files).where(
+            V.status == VersionStatus.SUPERSEDED, V.created_at < before
+        )
         with self._catalog.transaction("marking collected versions") as conn:
             gone = [
                 version_id
@@ -129,8 +128,11 @@ class CatalogMaintenance:
             ]
             statement = (
                 update(VersionRow.__table__)
-                .where(V.id.in_(bindparam("w_ids", expanding=True)), V.status == SUPERSEDED)
-                .values(status=COLLECTED)
+                .where(
+                    V.id.in_(bindparam("w_ids", expanding=True)),
+                    V.status == VersionStatus.SUPERSEDED,
+                )
+                .values(status=VersionStatus.COLLECTED)
             )
             for batch in _batches(gone):
                 conn.execute(statement, {"w_ids": batch})
@@ -170,14 +172,18 @@ class CatalogMaintenance:
                     updated_at=now,
                 )
             )
-            conn.execute(update(VersionRow.__table__).where(V.id == version_id).values(status=LOST))
+            conn.execute(
+                update(VersionRow.__table__)
+                .where(V.id == version_id)
+                .values(status=VersionStatus.LOST)
+            )
         return True
 
 
 def _orphaned(conn: Connection, owner: str, status: str | None) -> bool:
     if status is None:
         return False  # no such run: nothing says it stopped; the lease will expire
-    return status != "running" or not owner_alive(conn, owner)
+    return status != RunStatus.RUNNING or not owner_alive(conn, owner)
 
 
 def _batches(ids: list[str]) -> Iterable[list[str]]:
@@ -185,4 +191,4 @@ def _batches(ids: list[str]) -> Iterable[list[str]]:
         yield ids[start : start + _BATCH]
 
 
-__all__ = ["COLLECTED", "LOST", "CatalogMaintenance", "HeldLease", "References"]
+__all__ = ["CatalogMaintenance", "HeldLease", "References"]

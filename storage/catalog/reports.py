@@ -14,14 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, select
 
 from partita.storage.catalog.facade import Catalog
-from partita.storage.catalog.runs import (
-    CRASHED,
-    RUNNING,
-    UNFINISHED,
-    crashed,
-    crashed_counts,
-    crashed_runs,
-)
+from partita.storage.catalog.runs import crashed_counts, crashed_runs, run_crashed
 from partita.storage.catalog.tables import (
     PartitionRow,
     RunRow,
@@ -30,6 +23,7 @@ from partita.storage.catalog.tables import (
     version_record,
 )
 from partita.storage.records import VersionRecord
+from partita.storage.statuses import UNFINISHED_STEPS, RunStatus, StepStatus, read_status
 
 P = PartitionRow.__table__.c
 V = VersionRow.__table__.c
@@ -103,10 +97,10 @@ class RunStats:
 
     run_id: str
     command: str
-    status: str
+    status: RunStatus | str
     started_at: float
     finished_at: float | None
-    steps: dict[str, int]
+    steps: dict[StepStatus | str, int]
     rows: int
     bytes: int
 
@@ -129,8 +123,8 @@ class Totals:
         bytes: Per asset, the bytes of its current versions.
     """
 
-    runs: dict[str, int]
-    steps: dict[tuple[str, str], int]
+    runs: dict[RunStatus | str, int]
+    steps: dict[tuple[str, StepStatus | str], int]
     durations: dict[str, list[float]]
     duration_sums: dict[str, tuple[int, float]]
     rows: dict[str, int]
@@ -212,24 +206,25 @@ class CatalogReports:
                 .order_by(R.started_at.desc(), R.id.desc())
                 .limit(limit)
             ).all()
-            counts: dict[str, dict[str, int]] = {}
+            counts: dict[str, dict[StepStatus | str, int]] = {}
             written: dict[str, tuple[int, int]] = {}
             for run_id, status, n, rows, size in conn.execute(
                 select(S.run_id, S.status, func.count(), func.sum(S.rows), func.sum(S.bytes))
                 .where(S.run_id.in_([run[0] for run in runs]))
                 .group_by(S.run_id, S.status)
             ):
-                counts.setdefault(run_id, {})[status] = n
+                counts.setdefault(run_id, {})[read_status(StepStatus, status)] = n
                 before = written.get(run_id, (0, 0))
                 written[run_id] = (before[0] + int(rows or 0), before[1] + int(size or 0))
         stats = []
         for run_id, command, status, started, finished, host, pid in runs:
             steps = counts.get(run_id, {})
-            if crashed(status, host, pid):
-                status, steps = CRASHED, crashed_counts(steps)
+            shown = read_status(RunStatus, status)
+            if run_crashed(status, host, pid):
+                shown, steps = RunStatus.CRASHED, crashed_counts(steps)
             rows, size = written.get(run_id, (0, 0))
             stats.append(
-                RunStats(run_id, command, status, started, finished, steps, rows=rows, bytes=size)
+                RunStats(run_id, command, shown, started, finished, steps, rows=rows, bytes=size)
             )
         return stats
 
@@ -250,11 +245,12 @@ class CatalogReports:
             .subquery()
         )
         with self._catalog.transaction("reading metrics", read_only=True) as conn:
-            runs: dict[str, int] = dict(
-                conn.execute(select(R.status, func.count()).group_by(R.status)).all()
-            )
+            runs: dict[RunStatus | str, int] = {
+                read_status(RunStatus, status): n
+                for status, n in conn.execute(select(R.status, func.count()).group_by(R.status))
+            }
             steps = {
-                (asset, status): n
+                (asset, read_status(StepStatus, status)): n
                 for asset, status, n in conn.execute(
                     select(S.asset, S.status, func.count()).group_by(S.asset, S.status)
                 )
@@ -289,26 +285,30 @@ class CatalogReports:
 
 
 def _count_crashed(
-    conn: Connection, runs: dict[str, int], steps: dict[tuple[str, str], int]
+    conn: Connection,
+    runs: dict[RunStatus | str, int],
+    steps: dict[tuple[str, StepStatus | str], int],
 ) -> None:
     """Count the runs whose process is gone, and their unfinished steps, as crashed."""
     dead = sorted(crashed_runs(conn))
     if not dead:
         return
-    runs[RUNNING] -= len(dead)
-    runs[CRASHED] = runs.get(CRASHED, 0) + len(dead)
-    if not runs[RUNNING]:
-        del runs[RUNNING]
+    running, crashed = RunStatus.RUNNING, RunStatus.CRASHED
+    runs[running] -= len(dead)
+    runs[crashed] = runs.get(crashed, 0) + len(dead)
+    if not runs[running]:
+        del runs[running]
     unfinished = (
         select(S.asset, S.status, func.count())
-        .where(S.run_id.in_(dead), S.status.in_(sorted(UNFINISHED)))
+        .where(S.run_id.in_(dead), S.status.in_(sorted(UNFINISHED_STEPS)))
         .group_by(S.asset, S.status)
     )
     for asset, status, n in conn.execute(unfinished):
-        steps[(asset, status)] -= n
-        if not steps[(asset, status)]:
-            del steps[(asset, status)]
-        steps[(asset, CRASHED)] = steps.get((asset, CRASHED), 0) + n
+        step = (asset, read_status(StepStatus, status))
+        steps[step] -= n
+        if not steps[step]:
+            del steps[step]
+        steps[(asset, StepStatus.CRASHED)] = steps.get((asset, StepStatus.CRASHED), 0) + n
 
 
 __all__ = [

@@ -19,43 +19,46 @@ from partita.storage.catalog.engine import Database
 from partita.storage.catalog.fencing import HOST, process_alive
 from partita.storage.catalog.tables import AttemptRow, LogRow, RunRow, StepRow
 from partita.storage.records import AttemptRecord, LogLine, RunRecord, StepRecord
+from partita.storage.statuses import (
+    UNFINISHED_STEPS,
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+    read_status,
+)
 
 R = RunRow.__table__.c
 S = StepRow.__table__.c
 A = AttemptRow.__table__.c
 L = LogRow.__table__.c
 
-RUNNING = "running"
-CRASHED = "crashed"
-UNFINISHED = frozenset({"pending", RUNNING})
-"""The statuses of steps that a crashed run leaves behind: shown as crashed."""
-
 UPDATE_STEP = update(StepRow.__table__).where(S.id == bindparam("w_id"))
 """Set a step's values: its id bound as ``w_id``."""
 UPDATE_ATTEMPT = update(AttemptRow.__table__).where(A.id == bindparam("w_id"))
 """Set an attempt's values: its id bound as ``w_id``."""
 _INSERT_ATTEMPT = insert(AttemptRow.__table__).returning(A.id, sort_by_parameter_order=True)
-_RUNNING_HERE = select(R.id, R.pid).where(R.status == RUNNING, R.host == HOST)
+_RUNNING_HERE = select(R.id, R.pid).where(R.status == RunStatus.RUNNING, R.host == HOST)
 _NEWEST_RUNS = select(RunRow.__table__).order_by(R.started_at.desc(), R.id.desc())
 
 
-def crashed(status: str, host: str, pid: int) -> bool:
+def run_crashed(status: str, host: str, pid: int) -> bool:
     """Whether a run recorded with ``status`` by process ``pid`` of ``host`` crashed:
     it is recorded running and its process is known to be gone."""
-    return status == RUNNING and not process_alive(host, pid)
+    return status == RunStatus.RUNNING and not process_alive(host, pid)
 
 
 def crashed_runs(conn: Connection) -> set[str]:
     """The ids of the runs recorded running whose process is gone (a read)."""
-    return {run_id for run_id, pid in conn.execute(_RUNNING_HERE) if crashed(RUNNING, HOST, pid)}
+    rows = conn.execute(_RUNNING_HERE)
+    return {run_id for run_id, pid in rows if run_crashed(RunStatus.RUNNING, HOST, pid)}
 
 
-def crashed_counts(counts: Mapping[str, int]) -> dict[str, int]:
+def crashed_counts(counts: Mapping[StepStatus | str, int]) -> dict[StepStatus | str, int]:
     """A crashed run's steps per status, its unfinished ones counted as crashed."""
-    shown = {status: n for status, n in counts.items() if status not in UNFINISHED}
-    lost = sum(n for status, n in counts.items() if status in UNFINISHED)
+    shown = {status: n for status, n in counts.items() if status not in UNFINISHED_STEPS}
+    lost = sum(n for status, n in counts.items() if status in UNFINISHED_STEPS)
     if lost:
-        shown[CRASHED] = shown.get(CRASHED, 0) + lost
+        shown[StepStatus.CRASHED] = shown.get(StepStatus.CRASHED, 0) + lost
     return shown
 
 
@@ -90,7 +93,7 @@ class RunLog:
                     command=command,
                     targets=json.dumps(list(targets)),
                     args=json.dumps(dict(args or {}), default=str),
-                    status=RUNNING,
+                    status=RunStatus.RUNNING,
                     started_at=now,
                     host=HOST,
                     pid=os.getpid(),
@@ -107,7 +110,7 @@ class RunLog:
             ids = conn.execute(select(S.asset, S.partition, S.id).where(S.run_id == run_id)).all()
         return {(a, p): i for a, p, i in ids}
 
-    def finish_run(self, run_id: str, status: str) -> None:
+    def finish_run(self, run_id: str, status: RunStatus) -> None:
         """Close a run with its final status."""
         with self._db.write("finishing a run") as conn:
             now = self._db.now(conn)
@@ -137,11 +140,11 @@ class RunLog:
                 conn.execute(
                     update(StepRow.__table__)
                     .where(S.id.in_(firsts))
-                    .values(status=RUNNING, started_at=now)
+                    .values(status=StepStatus.RUNNING, started_at=now)
                 )
             rows = [
                 {"run_id": run_id, "step_id": step_id, "number": number}
-                | {"status": RUNNING, "started_at": now}
+                | {"status": AttemptStatus.RUNNING, "started_at": now}
                 for step_id, number in starts
             ]
             return [int(i) for i in conn.execute(_INSERT_ATTEMPT, rows).scalars()]
@@ -153,13 +156,13 @@ class RunLog:
         with self._db.read("listing runs") as conn:
             rows = conn.execute(_NEWEST_RUNS.limit(limit)).mappings().all()
             ids = [row["id"] for row in rows]
-            counts: dict[str, dict[str, int]] = {rid: {} for rid in ids}
+            counts: dict[str, dict[StepStatus | str, int]] = {rid: {} for rid in ids}
             for rid, status, n in conn.execute(
                 select(S.run_id, S.status, func.count())
                 .where(S.run_id.in_(ids))
                 .group_by(S.run_id, S.status)
             ).all():
-                counts[rid][status] = n
+                counts[rid][read_status(StepStatus, status)] = n
         return [_run(row, counts[row["id"]]) for row in rows]
 
     def run(self, run_id: str) -> RunRecord | None:
@@ -190,12 +193,16 @@ class RunLog:
             ):
                 attempts.setdefault(a["step_id"], []).append(
                     AttemptRecord(
-                        a["number"], a["status"], a["started_at"], a["finished_at"], a["error"]
+                        a["number"],
+                        read_status(AttemptStatus, a["status"]),
+                        a["started_at"],
+                        a["finished_at"],
+                        a["error"],
                     )
                 )
-        lost = crashed(row["status"], row["host"], row["pid"])
+        lost = run_crashed(row["status"], row["host"], row["pid"])
         records = tuple(_step(s, attempts.get(s["id"], ()), crashed=lost) for s in steps)
-        counts: dict[str, int] = {}
+        counts: dict[StepStatus | str, int] = {}
         for step in records:
             counts[step.status] = counts.get(step.status, 0) + 1
         return _run(row, counts, records)
@@ -231,22 +238,24 @@ def _mark_crashed(conn: Connection) -> None:
     """Record the runs of this host that crashed, and their unfinished steps, so."""
     dead = sorted(crashed_runs(conn))
     if dead:
-        conn.execute(update(RunRow.__table__).where(R.id.in_(dead)).values(status=CRASHED))
+        conn.execute(
+            update(RunRow.__table__).where(R.id.in_(dead)).values(status=RunStatus.CRASHED)
+        )
         conn.execute(
             update(StepRow.__table__)
-            .where(S.run_id.in_(dead), S.status.in_(sorted(UNFINISHED)))
-            .values(status=CRASHED)
+            .where(S.run_id.in_(dead), S.status.in_(sorted(UNFINISHED_STEPS)))
+            .values(status=StepStatus.CRASHED)
         )
 
 
 def _step(row: RowMapping, attempts: Sequence[AttemptRecord], crashed: bool) -> StepRecord:
-    status = row["status"]
+    status = read_status(StepStatus, row["status"])
     return StepRecord(
         step_id=row["id"],
         asset=row["asset"],
         partition=row["partition"],
         reason=row["reason"],
-        status=CRASHED if crashed and status in UNFINISHED else status,
+        status=StepStatus.CRASHED if crashed and status in UNFINISHED_STEPS else status,
         detail=row["detail"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
@@ -257,13 +266,17 @@ def _step(row: RowMapping, attempts: Sequence[AttemptRecord], crashed: bool) -> 
     )
 
 
-def _run(row: RowMapping, counts: dict[str, int], steps: tuple[StepRecord, ...] = ()) -> RunRecord:
-    lost = crashed(row["status"], row["host"], row["pid"])
+def _run(
+    row: RowMapping,
+    counts: dict[StepStatus | str, int],
+    steps: tuple[StepRecord, ...] = (),
+) -> RunRecord:
+    lost = run_crashed(row["status"], row["host"], row["pid"])
     return RunRecord(
         run_id=row["id"],
         command=row["command"],
         targets=tuple(json.loads(row["targets"])),
-        status=CRASHED if lost else row["status"],
+        status=RunStatus.CRASHED if lost else read_status(RunStatus, row["status"]),
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         counts=crashed_counts(counts) if lost and not steps else counts,
@@ -272,13 +285,10 @@ def _run(row: RowMapping, counts: dict[str, int], steps: tuple[StepRecord, ...] 
 
 
 __all__ = [
-    "CRASHED",
-    "RUNNING",
-    "UNFINISHED",
     "UPDATE_ATTEMPT",
     "UPDATE_STEP",
     "RunLog",
-    "crashed",
     "crashed_counts",
     "crashed_runs",
+    "run_crashed",
 ]

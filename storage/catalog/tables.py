@@ -10,6 +10,14 @@ from sqlalchemy import BigInteger, RowMapping, Table
 from sqlmodel import Field, Index, SQLModel
 
 from partita.storage.records import LogLine, NewVersion, VersionRecord
+from partita.storage.statuses import (
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+    TickStatus,
+    VersionStatus,
+    read_status,
+)
 
 
 class _Row(SQLModel):
@@ -24,7 +32,7 @@ class RunRow(_Row, table=True):
     command: str
     targets: str  # JSON list
     args: str = "{}"  # JSON object
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     started_at: float
     finished_at: float | None = None
     host: str = ""
@@ -40,7 +48,7 @@ class StepRow(_Row, table=True):
     asset: str
     partition: str
     reason: str
-    status: str = "pending"
+    status: str = StepStatus.PENDING
     detail: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
@@ -56,7 +64,7 @@ class AttemptRow(_Row, table=True):
     step_id: int = Field(index=True)
     run_id: str = Field(index=True)
     number: int
-    status: str = "running"
+    status: str = AttemptStatus.RUNNING
     started_at: float
     finished_at: float | None = None
     error: str | None = None
@@ -69,7 +77,7 @@ class VersionRow(_Row, table=True):
     id: str = Field(primary_key=True)
     asset: str
     partition: str
-    status: str = "committed"  # committed | superseded | collected (files removed) | lost
+    status: str = VersionStatus.COMMITTED  # a VersionStatus, stored as its value
     kind: str
     files: str  # JSON list, relative to the store root
     # BIGINT: a partition of 2 GiB or 2**31 rows overflows PostgreSQL's INTEGER.
@@ -138,7 +146,7 @@ class TickRow(_Row, table=True):
     clock: float  # the daemon's clock at the tick, epoch seconds (simulated in tests)
     started_at: float  # database time
     finished_at: float | None = None
-    status: str = "running"  # running | succeeded | failed | interrupted
+    status: str = TickStatus.RUNNING  # a TickStatus, stored as its value
     decisions: str = "[]"  # JSON list: {source, requests: [{asset, partitions, force}], notes}
     run_ids: str = "[]"  # JSON list
     error: str | None = None
@@ -172,7 +180,7 @@ def version_values(asset: str, partition: str, version: NewVersion, now: float) 
         "id": version.version_id,
         "asset": asset,
         "partition": partition,
-        "status": "committed",
+        "status": VersionStatus.COMMITTED,
         "kind": version.kind,
         "files": json.dumps(version.files),
         "rows": version.rows,
@@ -204,7 +212,7 @@ def version_record(row: RowMapping, *, current: bool = True) -> VersionRecord:
         run_id=row["run_id"],
         step_id=row["step_id"],
         created_at=row["created_at"],
-        status=row["status"],
+        status=read_status(VersionStatus, row["status"]),
         current=current,
     )
 

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from partita.storage.catalog.facade import Catalog
 from partita.storage.catalog.fencing import expired
 from partita.storage.catalog.tables import CursorRow, PartitionRow, TickRow
+from partita.storage.statuses import TickStatus, read_status
 
 T = TickRow.__table__.c
 C = CursorRow.__table__.c
@@ -46,7 +47,7 @@ class TickRecord:
     clock: float
     started_at: float
     finished_at: float | None
-    status: str
+    status: TickStatus | str
     decisions: tuple[dict[str, Any], ...]
     run_ids: tuple[str, ...]
     error: str | None
@@ -72,7 +73,7 @@ def record_tick(
                 daemon=daemon,
                 clock=clock,
                 started_at=now,
-                status="running",
+                status=TickStatus.RUNNING,
                 decisions=json.dumps(list(decisions)),
                 run_ids="[]",
             )
@@ -85,7 +86,7 @@ def record_tick(
 def finish_tick(
     catalog: Catalog,
     tick_id: int,
-    status: str,
+    status: TickStatus,
     run_ids: Sequence[str],
     error: str | None = None,
     decisions: Sequence[Mapping[str, Any]] | None = None,
@@ -113,7 +114,7 @@ def ticks(catalog: Catalog, limit: int = 20) -> list[TickRecord]:
             clock=row["clock"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],
-            status=row["status"],
+            status=read_status(TickStatus, row["status"]),
             decisions=tuple(json.loads(row["decisions"] or "[]")),
             run_ids=tuple(json.loads(row["run_ids"] or "[]")),
             error=row["error"],

@@ -18,7 +18,7 @@ from partita.core.automation.daemon import Daemon, TickResult
 from partita.core.automation.decisions import Decision, TickContext
 from partita.core.automation.eager import EagerEvaluator, eager_evaluators, window_size
 from partita.core.plan.status import StatusResolver
-from partita.core.run.outcomes import SUCCEEDED
+from partita.storage import StepStatus, TickStatus
 from tests.core.conftest import RecordBuild, States, builder
 from tests.projects import ProjectFactory
 
@@ -55,7 +55,10 @@ def tick(project: pt.Project) -> TickResult:
 def built(result: TickResult) -> list[tuple[str, str]]:
     """The partitions the tick's runs built."""
     return [
-        (o.asset, o.partition) for run in result.runs for o in run.outcomes if o.status == SUCCEEDED
+        (o.asset, o.partition)
+        for run in result.runs
+        for o in run.outcomes
+        if o.status == StepStatus.SUCCEEDED
     ]
 
 
@@ -94,7 +97,7 @@ def test_rebuilt_upstream_day_rebuilds_exactly_the_three_days_that_read_it(
         ("rolling", "2026-04-11"),
         ("rolling", "2026-04-12"),
     ]
-    assert result.status == SUCCEEDED
+    assert result.status == TickStatus.SUCCEEDED
     assert notes(result, "eager:rolling")[0] == (
         "3 stale in the last 19 partitions (2026-04-10..2026-04-12), 3 requested"
     )

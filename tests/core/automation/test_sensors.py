@@ -18,8 +18,8 @@ import pytest
 import partita as pt
 from partita.core.automation.daemon import Daemon, TickResult
 from partita.core.automation.sensors import compile_pattern, sensor_evaluators, watched_url
-from partita.core.run.outcomes import SUCCEEDED
 from partita.errors import StorageError
+from partita.storage import StepStatus
 from partita.storage.store.listing import list_files
 from tests.projects import ProjectFactory
 
@@ -54,7 +54,10 @@ def tick(project: pt.Project) -> TickResult:
 
 def built(result: TickResult) -> list[tuple[str, str]]:
     return [
-        (o.asset, o.partition) for run in result.runs for o in run.outcomes if o.status == SUCCEEDED
+        (o.asset, o.partition)
+        for run in result.runs
+        for o in run.outcomes
+        if o.status == StepStatus.SUCCEEDED
     ]
 
 

@@ -21,7 +21,7 @@ from partita.core.plan.explain import (
     compact_ranges,
     why_chain,
 )
-from partita.core.plan.status import FRESH, MISSING, STALE, StatusResolver
+from partita.core.plan.status import Freshness, StatusResolver
 from partita.storage.records import PartitionState, VersionRecord
 from tests.core.conftest import RecordBuild, States, builder
 
@@ -130,11 +130,11 @@ def test_asset_status_counts_ranges_causes_and_failures(build) -> None:
     assert found == AssetStatus(
         asset="raw",
         partitioned=True,
-        counts={FRESH: 4, STALE: 1, MISSING: 4},
+        counts={Freshness.FRESH: 4, Freshness.STALE: 1, Freshness.MISSING: 4},
         ranges={
-            FRESH: ["2026-04-01..2026-04-02", "2026-04-04..2026-04-05"],
-            STALE: ["2026-04-03"],
-            MISSING: ["2026-04-06..2026-04-09"],
+            Freshness.FRESH: ["2026-04-01..2026-04-02", "2026-04-04..2026-04-05"],
+            Freshness.STALE: ["2026-04-03"],
+            Freshness.MISSING: ["2026-04-06..2026-04-09"],
         },
         stale=[("2026-04-03", "code changed")],
         failed=[("2026-04-03", "ValueError: boom"), ("2026-04-08", "E: never")],
@@ -145,8 +145,8 @@ def test_asset_status_counts_ranges_causes_and_failures(build) -> None:
 def test_asset_status_of_an_unpartitioned_asset() -> None:
     found = asset_status(StatusResolver(GRAPH, {}, NOW), "summary", [UNPARTITIONED])
     assert found.partitioned is False
-    assert found.counts == {FRESH: 0, STALE: 0, MISSING: 1}
-    assert found.ranges == {MISSING: [UNPARTITIONED]}
+    assert found.counts == {Freshness.FRESH: 0, Freshness.STALE: 0, Freshness.MISSING: 1}
+    assert found.ranges == {Freshness.MISSING: [UNPARTITIONED]}
 
 
 # -- why ------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_asset_status_of_an_unpartitioned_asset() -> None:
 
 def test_why_a_missing_partition() -> None:
     assert why_chain(StatusResolver(GRAPH, {}, NOW), "raw", DAY, {}) == [
-        WhyLink("raw", DAY, MISSING, "missing", "never built")
+        WhyLink("raw", DAY, Freshness.MISSING, "missing", "never built")
     ]
 
 
@@ -166,12 +166,12 @@ def test_why_walks_down_to_the_root_cause(build) -> None:
     chain = why_chain(resolver, "report", DAY, versions)
     now = GRAPH.get("raw").code_version
     assert chain == [
-        WhyLink("report", DAY, STALE, f"upstream stale: clean {DAY}"),
-        WhyLink("clean", DAY, STALE, f"upstream stale: raw {DAY}"),
+        WhyLink("report", DAY, Freshness.STALE, f"upstream stale: clean {DAY}"),
+        WhyLink("clean", DAY, Freshness.STALE, f"upstream stale: raw {DAY}"),
         WhyLink(
             "raw",
             DAY,
-            STALE,
+            Freshness.STALE,
             "code changed",
             f"the code of raw changed: built with code version 0ld, now {now}",
         ),
@@ -184,9 +184,13 @@ def test_why_a_missing_upstream_ends_at_never_built(build) -> None:
     states["raw"] = {DAY: PartitionState(None, None, None, None, failure="ValueError: 503")}
     chain = why_chain(StatusResolver(GRAPH, states, NOW), "clean", DAY, {})
     assert chain == [
-        WhyLink("clean", DAY, STALE, f"upstream missing: raw {DAY}"),
+        WhyLink("clean", DAY, Freshness.STALE, f"upstream missing: raw {DAY}"),
         WhyLink(
-            "raw", DAY, MISSING, "missing", "never built; last attempt failed: ValueError: 503"
+            "raw",
+            DAY,
+            Freshness.MISSING,
+            "missing",
+            "never built; last attempt failed: ValueError: 503",
         ),
     ]
 
@@ -195,7 +199,13 @@ def test_why_fresh(build) -> None:
     states = build({}, ("raw", DAY))
     chain = why_chain(StatusResolver(GRAPH, states, NOW), "raw", DAY, {})
     assert chain == [
-        WhyLink("raw", DAY, FRESH, None, "fresh: built from the current code and upstream data")
+        WhyLink(
+            "raw",
+            DAY,
+            Freshness.FRESH,
+            None,
+            "fresh: built from the current code and upstream data",
+        )
     ]
 
 
@@ -209,7 +219,7 @@ def test_why_upstream_changed_names_the_rebuilt_partition(build) -> None:
         WhyLink(
             "clean",
             DAY,
-            STALE,
+            Freshness.STALE,
             "upstream changed: raw",
             f"raw {DAY} was rebuilt with different data: built from data version d1, now d2",
         )
@@ -227,5 +237,7 @@ def test_why_upstream_changed_names_a_changed_set_of_partitions(build) -> None:
     built_from = {"clean": dict.fromkeys(keys, "d1")}
     versions = {("summary", UNPARTITIONED): recorded(states, "summary", UNPARTITIONED, built_from)}
     chain = why_chain(resolver, "summary", UNPARTITIONED, versions)
-    assert [(link.status, link.cause) for link in chain] == [(STALE, "upstream changed: clean")]
+    assert [(link.status, link.cause) for link in chain] == [
+        (Freshness.STALE, "upstream changed: clean")
+    ]
     assert chain[0].detail == "the partitions mapped from clean changed (+2026-04-04)"

@@ -10,14 +10,7 @@ import pytest
 import partita as pt
 from partita.assets import AssetGraph
 from partita.core.plan.planner import Target, plan, step_dependencies
-from partita.core.plan.status import (
-    FRESH,
-    MISSING,
-    STALE,
-    UPSTREAM_CHANGED,
-    UPSTREAM_STALE,
-    StatusResolver,
-)
+from partita.core.plan.status import CauseKind, Freshness, StatusResolver
 from tests.core.conftest import RecordBuild, States, builder
 
 TZ = "America/New_York"
@@ -60,7 +53,7 @@ def statuses(
 def not_fresh(graph: AssetGraph, states: States) -> dict[str, list[str]]:
     found = {}
     for asset in graph.order:
-        keys = [k for k, s in statuses(graph, states, asset).items() if s != FRESH]
+        keys = [k for k, s in statuses(graph, states, asset).items() if s != Freshness.FRESH]
         if keys:
             found[asset] = keys
     return found
@@ -108,8 +101,8 @@ def test_rebuilding_one_hour_makes_exactly_its_day_and_week_stale(
     )
     assert not_fresh(ROLLUPS, rebuilt) == {"days": ["2026-11-04"], "weeks": ["2026-11-02"]}
     resolver = StatusResolver(ROLLUPS, rebuilt, NOW)
-    assert resolver.status("days", "2026-11-04").cause.kind == UPSTREAM_CHANGED
-    assert resolver.status("weeks", "2026-11-02").cause.kind == UPSTREAM_STALE
+    assert resolver.status("days", "2026-11-04").cause.kind == CauseKind.UPSTREAM_CHANGED
+    assert resolver.status("weeks", "2026-11-02").cause.kind == CauseKind.UPSTREAM_STALE
 
 
 def test_a_new_hour_is_missing_and_its_day_not_yet_due() -> None:
@@ -171,11 +164,11 @@ def test_a_cumulative_asset_is_planned_in_time_order_each_step_after_the_previou
 def test_a_changed_day_makes_that_day_and_every_later_day_stale(record_build: RecordBuild) -> None:
     build = builder(record_build, CUMULATIVE, AFTER_NINETY)
     states = build({}, *[("sales", d) for d in NINETY], *[("running", d) for d in NINETY])
-    assert set(statuses(CUMULATIVE, states, "running", AFTER_NINETY).values()) == {FRESH}
+    assert set(statuses(CUMULATIVE, states, "running", AFTER_NINETY).values()) == {Freshness.FRESH}
     changed = build(states, ("sales", NINETY[9]), data="changed")
     found = statuses(CUMULATIVE, changed, "running", AFTER_NINETY)
-    assert [d for d in NINETY if found[d] == STALE] == NINETY[9:]
-    assert [d for d in NINETY if found[d] == FRESH] == NINETY[:9]
+    assert [d for d in NINETY if found[d] == Freshness.STALE] == NINETY[9:]
+    assert [d for d in NINETY if found[d] == Freshness.FRESH] == NINETY[:9]
 
 
 def test_a_rebuilt_cumulative_day_makes_only_later_days_stale(record_build: RecordBuild) -> None:
@@ -183,7 +176,7 @@ def test_a_rebuilt_cumulative_day_makes_only_later_days_stale(record_build: Reco
     states = build({}, *[("sales", d) for d in NINETY], *[("running", d) for d in NINETY])
     rebuilt = build(states, ("running", NINETY[9]), data="different")
     found = statuses(CUMULATIVE, rebuilt, "running", AFTER_NINETY)
-    assert [d for d in NINETY if found[d] == STALE] == NINETY[10:]
+    assert [d for d in NINETY if found[d] == Freshness.STALE] == NINETY[10:]
 
 
 def test_status_of_a_long_self_dependent_chain_does_not_recurse_deeply(
@@ -194,7 +187,7 @@ def test_status_of_a_long_self_dependent_chain_does_not_recurse_deeply(
     resolver = StatusResolver(graph, {}, NOW)
     last = resolver.space("counter").key_at(len(resolver.space("counter")) - 1)
     assert len(resolver.space("counter")) > 12_000
-    assert resolver.status("counter", last).status == MISSING
+    assert resolver.status("counter", last).status == Freshness.MISSING
 
 
 # -- changing a definition ----------------------------------------------------------------------
@@ -212,7 +205,7 @@ def test_moving_the_start_keeps_built_partitions(record_build: RecordBuild, star
     )
     found = statuses(moved, states, "days")
     built = set(states["days"])
-    assert {d for d, s in found.items() if s == FRESH} == built & set(found)
-    assert {d for d, s in found.items() if s == MISSING} == set(found) - built
+    assert {d for d, s in found.items() if s == Freshness.FRESH} == built & set(found)
+    assert {d for d, s in found.items() if s == Freshness.MISSING} == set(found) - built
     if start < "2026-10-26":  # moved earlier: what reads the built days sees the same inputs
         assert statuses(moved, states, "weeks") == statuses(ROLLUPS, states, "weeks")

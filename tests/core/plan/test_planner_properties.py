@@ -31,16 +31,7 @@ from partita.assets import (
     Window,
 )
 from partita.core.plan.planner import Plan, Target, plan, step_dependencies
-from partita.core.plan.status import (
-    FORCED,
-    FRESH,
-    MISSING,
-    STALE,
-    UPSTREAM_CHANGED,
-    UPSTREAM_STALE,
-    StatusResolver,
-    input_fingerprint,
-)
+from partita.core.plan.status import CauseKind, Freshness, StatusResolver, input_fingerprint
 from partita.storage.records import PartitionState
 
 States = dict[str, dict[str, PartitionState]]
@@ -217,7 +208,7 @@ def all_fresh(graph: AssetGraph, now: dt.datetime) -> States:
     everything = [Target(asset=a, partitions=tuple(keys_of(graph, a, now))) for a in graph.order]
     states = apply(graph, {}, plan(graph, {}, everything, now))
     resolver = StatusResolver(graph, states, now)
-    assert all(resolver.status(*n).status == FRESH for n in all_nodes(graph, now))
+    assert all(resolver.status(*n).status == Freshness.FRESH for n in all_nodes(graph, now))
     return states
 
 
@@ -241,7 +232,7 @@ def test_every_step_is_inside_the_targets_upstream_closure(scenario: Any) -> Non
         assert (step.asset, step.partition) in reachable
     # ... and it is exactly what is not fresh there: fresh partitions are never rerun.
     resolver = StatusResolver(graph, states, now)
-    not_fresh = {n for n in reachable if resolver.status(*n).status != FRESH}
+    not_fresh = {n for n in reachable if resolver.status(*n).status != Freshness.FRESH}
     assert {(s.asset, s.partition) for s in planned.steps} == not_fresh
     for step in planned.steps:
         cause = resolver.status(step.asset, step.partition).cause
@@ -285,7 +276,9 @@ def test_apply_then_plan_is_empty(scenario: Any, force: bool) -> None:
     assert again.empty
     assert set(again.fresh) == {(t.asset, k) for t in wanted for k in t.partitions}
     resolver = StatusResolver(graph, after, now)
-    assert all(resolver.status(s.asset, s.partition).status == FRESH for s in planned.steps)
+    assert all(
+        resolver.status(s.asset, s.partition).status == Freshness.FRESH for s in planned.steps
+    )
 
 
 @PROPERTIES
@@ -308,15 +301,21 @@ def test_a_rewritten_upstream_makes_exactly_its_mapped_downstream_stale(
     downstream = reachable_downstream(graph, (asset, key), now)
     assert direct <= downstream
     for found, was in before.items():
-        assert was.status == FRESH
+        assert was.status == Freshness.FRESH
         now_status = after[found]
         if found in direct:
-            assert (now_status.status, now_status.cause.kind) == (STALE, UPSTREAM_CHANGED)
+            assert (now_status.status, now_status.cause.kind) == (
+                Freshness.STALE,
+                CauseKind.UPSTREAM_CHANGED,
+            )
         elif found in downstream:
-            assert (now_status.status, now_status.cause.kind) == (STALE, UPSTREAM_STALE)
+            assert (now_status.status, now_status.cause.kind) == (
+                Freshness.STALE,
+                CauseKind.UPSTREAM_STALE,
+            )
         else:
-            assert now_status.status == FRESH, found
-    assert {n for n, s in after.items() if s.status != FRESH} == downstream
+            assert now_status.status == Freshness.FRESH, found
+    assert {n for n, s in after.items() if s.status != Freshness.FRESH} == downstream
 
     same = copy.deepcopy(states)
     same[asset][key] = dataclasses.replace(old, version_id="re")  # identical bytes
@@ -388,7 +387,7 @@ def test_an_empty_catalog_builds_the_whole_upstream_window_first() -> None:
         ("clean", "2026-04-08"),
         ("weekly", "2026-04-08"),
     ]
-    assert {s.kind for s in planned.steps} == {MISSING}
+    assert {s.kind for s in planned.steps} == {CauseKind.MISSING}
     assert planned.fresh == ()
 
 
@@ -399,7 +398,7 @@ def test_a_fresh_target_is_skipped_unless_forced() -> None:
     assert plan(graph, states, wanted, NOW).fresh == (("clean", "2026-04-08"),)
     forced = plan(graph, states, wanted, NOW, force=True)
     assert [(s.asset, s.partition, s.kind, s.reason) for s in forced.steps] == [
-        ("clean", "2026-04-08", FORCED, "forced")
+        ("clean", "2026-04-08", CauseKind.FORCED, "forced")
     ]
 
 
@@ -423,4 +422,4 @@ def test_forcing_two_targets_rebuilds_what_lies_between_them() -> None:
         ("clean", day, f"forced: raw {day}"),  # re-checked by the materializer, not forced
         ("weekly", day, "forced"),
     ]
-    assert {s.kind for s in forced.steps} == {FORCED}
+    assert {s.kind for s in forced.steps} == {CauseKind.FORCED}

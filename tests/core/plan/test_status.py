@@ -11,14 +11,9 @@ import pytest
 import partita as pt
 from partita.assets import UNPARTITIONED, AssetGraph
 from partita.core.plan.status import (
-    CODE_CHANGED,
-    FRESH,
-    MISSING,
-    STALE,
-    UPSTREAM_CHANGED,
-    UPSTREAM_MISSING,
-    UPSTREAM_STALE,
     Cause,
+    CauseKind,
+    Freshness,
     PartitionStatus,
     StatusResolver,
     input_fingerprint,
@@ -78,49 +73,53 @@ def status(states: States, asset: str, key: str = DAY, now: dt.datetime = NOW) -
 
 
 def test_never_built_is_missing() -> None:
-    assert status({}, "raw") == PartitionStatus(MISSING, Cause(MISSING))
-    assert str(Cause(MISSING)) == "missing"
+    assert status({}, "raw") == PartitionStatus(Freshness.MISSING, Cause(CauseKind.MISSING))
+    assert str(Cause(CauseKind.MISSING)) == "missing"
 
 
 def test_built_from_the_current_code_and_upstream_is_fresh(build) -> None:
     states = build({}, ("raw", DAY), ("clean", DAY))
-    assert status(states, "raw") == PartitionStatus(FRESH)
-    assert status(states, "clean") == PartitionStatus(FRESH)
+    assert status(states, "raw") == PartitionStatus(Freshness.FRESH)
+    assert status(states, "clean") == PartitionStatus(Freshness.FRESH)
 
 
 def test_built_by_other_code_is_stale_code_changed(build) -> None:
     states = build({}, ("raw", DAY), code="an older version")
-    assert status(states, "raw") == PartitionStatus(STALE, Cause(CODE_CHANGED))
+    assert status(states, "raw") == PartitionStatus(Freshness.STALE, Cause(CauseKind.CODE_CHANGED))
     assert str(status(states, "raw").cause) == "code changed"
 
 
 def test_code_changed_comes_before_upstream_causes(build) -> None:
     states = build({}, ("clean", DAY), code="old")  # and its upstream is missing
-    assert status(states, "clean").cause == Cause(CODE_CHANGED)
+    assert status(states, "clean").cause == Cause(CauseKind.CODE_CHANGED)
 
 
 def test_an_upstream_rebuilt_with_new_data_makes_it_stale_upstream_changed(build) -> None:
     states = build({}, ("raw", DAY), ("clean", DAY))
     states = build(states, ("raw", DAY), data="d2")
-    assert status(states, "raw").status == FRESH
+    assert status(states, "raw").status == Freshness.FRESH
     found = status(states, "clean")
-    assert found == PartitionStatus(STALE, Cause(UPSTREAM_CHANGED, "raw"))
+    assert found == PartitionStatus(Freshness.STALE, Cause(CauseKind.UPSTREAM_CHANGED, "raw"))
     assert str(found.cause) == "upstream changed: raw"
-    assert status(states, "clean", "2026-04-07").status == MISSING  # other days: untouched
+    assert (
+        status(states, "clean", "2026-04-07").status == Freshness.MISSING
+    )  # other days: untouched
 
 
 def test_an_upstream_rebuilt_with_the_same_data_leaves_it_fresh(build) -> None:
     states = build({}, ("raw", DAY), ("clean", DAY))
     rebuilt = build(states, ("raw", DAY), data="d1")
     assert rebuilt["raw"][DAY].version_id != states["raw"][DAY].version_id
-    assert status(rebuilt, "clean") == PartitionStatus(FRESH)
+    assert status(rebuilt, "clean") == PartitionStatus(Freshness.FRESH)
 
 
 def test_with_several_upstream_assets_the_changed_one_is_not_guessed(build) -> None:
     states = build({}, ("raw", DAY), ("clean", DAY), ("rates", UNPARTITIONED), ("priced", DAY))
-    assert status(states, "priced").status == FRESH
+    assert status(states, "priced").status == Freshness.FRESH
     states = build(states, ("rates", UNPARTITIONED), data="d2")
-    assert status(states, "priced") == PartitionStatus(STALE, Cause(UPSTREAM_CHANGED))
+    assert status(states, "priced") == PartitionStatus(
+        Freshness.STALE, Cause(CauseKind.UPSTREAM_CHANGED)
+    )
     assert str(status(states, "priced").cause) == "upstream changed"
 
 
@@ -128,63 +127,67 @@ def test_a_stale_upstream_makes_it_stale_upstream_stale(build) -> None:
     states = build({}, ("raw", DAY), ("clean", DAY))
     states["raw"][DAY] = dataclasses.replace(states["raw"][DAY], code_version="old")
     found = status(states, "clean")
-    assert found == PartitionStatus(STALE, Cause(UPSTREAM_STALE, "raw", DAY))
+    assert found == PartitionStatus(Freshness.STALE, Cause(CauseKind.UPSTREAM_STALE, "raw", DAY))
     assert str(found.cause) == f"upstream stale: raw {DAY}"
 
 
 def test_built_while_upstream_was_missing_is_stale_upstream_missing(build) -> None:
     states = build({}, ("clean", DAY))
     found = status(states, "clean")
-    assert found == PartitionStatus(STALE, Cause(UPSTREAM_MISSING, "raw", DAY))
+    assert found == PartitionStatus(Freshness.STALE, Cause(CauseKind.UPSTREAM_MISSING, "raw", DAY))
     assert str(found.cause) == f"upstream missing: raw {DAY}"
 
 
 def test_staleness_propagates_down_the_chain(build) -> None:
     days = [("raw", d) for d in ("2026-04-06", "2026-04-07", DAY)]
     states = build({}, *days, *[("clean", d) for _, d in days], ("weekly", DAY))
-    assert status(states, "weekly").status == FRESH
+    assert status(states, "weekly").status == Freshness.FRESH
     states["raw"]["2026-04-07"] = dataclasses.replace(
         states["raw"]["2026-04-07"], code_version="old"
     )
-    assert status(states, "clean", "2026-04-07").cause == Cause(UPSTREAM_STALE, "raw", "2026-04-07")
-    assert status(states, "weekly").cause == Cause(UPSTREAM_STALE, "clean", "2026-04-07")
+    assert status(states, "clean", "2026-04-07").cause == Cause(
+        CauseKind.UPSTREAM_STALE, "raw", "2026-04-07"
+    )
+    assert status(states, "weekly").cause == Cause(CauseKind.UPSTREAM_STALE, "clean", "2026-04-07")
 
 
 def test_a_window_clipped_at_the_start_is_not_upstream_missing(build) -> None:
     first = "2026-04-01"
     states = build({}, ("raw", first), ("clean", first), ("weekly", first))
-    assert status(states, "weekly", first) == PartitionStatus(FRESH)
+    assert status(states, "weekly", first) == PartitionStatus(Freshness.FRESH)
     second = "2026-04-02"
     states = build(states, ("raw", second), ("clean", second), ("weekly", second))
-    assert status(states, "weekly", second) == PartitionStatus(FRESH)
+    assert status(states, "weekly", second) == PartitionStatus(Freshness.FRESH)
 
 
 def test_a_window_with_a_hole_is_upstream_missing(build) -> None:
     states = build({}, ("raw", "2026-04-06"), ("clean", "2026-04-06"), ("raw", DAY))
     states = build(states, ("clean", DAY), ("weekly", DAY))
-    assert status(states, "weekly").cause == Cause(UPSTREAM_MISSING, "clean", "2026-04-07")
+    assert status(states, "weekly").cause == Cause(
+        CauseKind.UPSTREAM_MISSING, "clean", "2026-04-07"
+    )
 
 
 def test_a_new_partition_due_upstream_makes_an_all_partitions_summary_stale(build) -> None:
     keys = DAILY.space(NOW).keys()
     states = build({}, *[("raw", k) for k in keys], *[("clean", k) for k in keys])
     states = build(states, ("summary", UNPARTITIONED))
-    assert status(states, "summary", UNPARTITIONED) == PartitionStatus(FRESH)
+    assert status(states, "summary", UNPARTITIONED) == PartitionStatus(Freshness.FRESH)
     tomorrow = NOW + dt.timedelta(days=1)
     later = build(states, ("raw", "2026-04-10"), ("clean", "2026-04-10"), now=tomorrow)
     assert status(later, "summary", UNPARTITIONED, tomorrow).cause == Cause(
-        UPSTREAM_CHANGED, "clean"
+        CauseKind.UPSTREAM_CHANGED, "clean"
     )
 
 
 def test_an_unpartitioned_upstream_is_read_by_every_partition(build) -> None:
     states = build({}, ("raw", DAY), ("clean", DAY), ("rates", UNPARTITIONED))
     states = build(states, ("priced", DAY))
-    assert status(states, "priced") == PartitionStatus(FRESH)
+    assert status(states, "priced") == PartitionStatus(Freshness.FRESH)
     states["rates"][UNPARTITIONED] = dataclasses.replace(
         states["rates"][UNPARTITIONED], code_version="old"
     )
-    assert status(states, "priced").cause == Cause(UPSTREAM_STALE, "rates", UNPARTITIONED)
+    assert status(states, "priced").cause == Cause(CauseKind.UPSTREAM_STALE, "rates", UNPARTITIONED)
     assert str(status(states, "priced").cause) == "upstream stale: rates"
 
 
@@ -193,12 +196,16 @@ def test_an_unpartitioned_upstream_is_read_by_every_partition(build) -> None:
 
 def test_a_failure_is_shown_beside_missing() -> None:
     states = {"raw": {DAY: PartitionState(None, None, None, None, failure="ValueError: boom")}}
-    assert status(states, "raw") == PartitionStatus(MISSING, Cause(MISSING), "ValueError: boom")
+    assert status(states, "raw") == PartitionStatus(
+        Freshness.MISSING, Cause(CauseKind.MISSING), "ValueError: boom"
+    )
 
 
 def test_a_failure_is_shown_beside_stale(build) -> None:
     states = build({}, ("raw", DAY), code="old", failure="ValueError: boom")
-    assert status(states, "raw") == PartitionStatus(STALE, Cause(CODE_CHANGED), "ValueError: boom")
+    assert status(states, "raw") == PartitionStatus(
+        Freshness.STALE, Cause(CauseKind.CODE_CHANGED), "ValueError: boom"
+    )
     states = build(states, ("raw", DAY), ("clean", DAY))
     states = build(states, ("raw", DAY), data="d2")
     states["clean"][DAY] = dataclasses.replace(states["clean"][DAY], failure="E: again")
@@ -207,7 +214,9 @@ def test_a_failure_is_shown_beside_stale(build) -> None:
 
 def test_a_failure_is_shown_beside_fresh(build) -> None:
     states = build({}, ("raw", DAY), failure="TimeoutError: the API was slow")
-    assert status(states, "raw") == PartitionStatus(FRESH, None, "TimeoutError: the API was slow")
+    assert status(states, "raw") == PartitionStatus(
+        Freshness.FRESH, None, "TimeoutError: the API was slow"
+    )
 
 
 # -- inputs and fingerprints -----------------------------------------------------------------

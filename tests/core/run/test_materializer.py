@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import partita as pt
-from partita.core.plan.status import FRESH
+from partita.core.plan.status import Freshness
 from partita.core.run.batches import LEASE_POLL_S
 from partita.core.run.outcomes import UPSTREAM_FAILED
 from tests.projects import Sleeps
@@ -281,7 +281,7 @@ def test_a_rebuild_with_identical_data_leaves_downstream_fresh(make_project) -> 
     after = project.catalog.versions("up", [DAY])[DAY]
     assert after.version_id != before.version_id
     assert after.data_version == before.data_version
-    assert status_of(project, "down", DAY) == FRESH
+    assert status_of(project, "down", DAY) == Freshness.FRESH
     assert project.plan(["down"], DAY).empty
     assert definitions(project).CALLS == ["up", "down", "up"]
     assert_one_file_per_partition(project)
@@ -318,9 +318,12 @@ def test_a_step_built_by_another_writer_after_planning_is_skipped_as_fresh(
     assert second.materialize("down", DAY).ok
     result = first.apply(planned)
 
-    assert statuses(result) == {("up", DAY): ("skipped", FRESH), ("down", DAY): ("skipped", FRESH)}
+    assert statuses(result) == {
+        ("up", DAY): ("skipped", Freshness.FRESH),
+        ("down", DAY): ("skipped", Freshness.FRESH),
+    }
     assert result.ok
-    assert {s.detail for s in first.run(result.run_id).steps} == {FRESH}
+    assert {s.detail for s in first.run(result.run_id).steps} == {Freshness.FRESH}
     for asset in ("up", "down"):
         assert len(first.catalog.reports.versions_of(asset, [DAY])) == 1
     assert_one_file_per_partition(first)
@@ -462,7 +465,7 @@ def test_a_window_receives_its_days_as_one_table_clipped_at_the_start(make_proje
         "2026-04-02",
     ]
     assert project.read("rolling", "2026-04-01").column("day").to_pylist() == ["2026-04-01"]
-    assert status_of(project, "rolling", "2026-04-01") == FRESH
+    assert status_of(project, "rolling", "2026-04-01") == Freshness.FRESH
     assert_one_file_per_partition(project)
 
 
@@ -611,7 +614,7 @@ def test_a_step_that_waited_for_another_writer_is_skipped_when_that_writer_built
 
     result = project.materialize("up", DAY)
 
-    assert statuses(result) == {("up", DAY): ("skipped", FRESH)}
+    assert statuses(result) == {("up", DAY): ("skipped", Freshness.FRESH)}
     assert sleeps == [LEASE_POLL_S]
     assert definitions(project).CALLS == ["up"]
     assert len(project.catalog.reports.versions_of("up", [DAY])) == 1
